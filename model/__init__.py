@@ -1,0 +1,1 @@
+"""RecallGuard matching library: normalise, identifiers, encoder, index, features, classifier, decision, bundle."""

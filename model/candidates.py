@@ -1,0 +1,60 @@
+"""Candidate generation and pair features, shared by screening and training so the classifier
+is trained on exactly the candidates it will see in production.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from model.encoder import Encoder
+from model.features import FEATURE_NAMES, EntryView, ListingView, candidate_features
+from model.index import BlocklistIndex
+from model.schema import Listing
+
+
+@dataclass(frozen=True)
+class Found:
+    """One listing's candidates: entry positions, cosines and one feature row per candidate."""
+
+    view: ListingView
+    entries: list[int]
+    cosines: np.ndarray
+    features: np.ndarray
+
+
+class CandidateSearch:
+    """Vector search plus identifier lookup over a blocklist index."""
+
+    def __init__(self, encoder: Encoder, index: BlocklistIndex, k: int = 10) -> None:
+        if k < 1:
+            raise ValueError(f"k must be at least 1, got {k}")
+        self.encoder = encoder
+        self.index = index
+        self.k = k
+        self.entry_views = [
+            EntryView.of(e, ids) for e, ids in zip(index.entries, index.identifiers, strict=True)
+        ]
+
+    def find(self, listings: Sequence[Listing]) -> list[Found]:
+        views = [ListingView.of(listing, self.index.by_identifier) for listing in listings]
+        vectors = self.encoder.encode([v.text for v in views])
+        hits = self.index.search(vectors, self.k)
+        out = []
+        for view, vector, found in zip(views, vectors, hits, strict=True):
+            entries = [h.entry for h in found]
+            cosines = [h.similarity for h in found]
+            # An exact identifier is evidence enough to score an entry the vectors missed.
+            for extra in sorted(self.index.lookup_identifiers(view.identifiers) - set(entries)):
+                entries.append(extra)
+                cosines.append(self.index.similarity(vector, extra))
+            features = candidate_features(view, [self.entry_views[e] for e in entries], cosines)
+            out.append(Found(view, entries, np.asarray(cosines, dtype=np.float32), features))
+        return out
+
+    @staticmethod
+    def stack(found: Sequence[Found]) -> np.ndarray:
+        rows = [f.features for f in found if len(f.features)]
+        return np.vstack(rows) if rows else np.zeros((0, len(FEATURE_NAMES)), dtype=np.float32)

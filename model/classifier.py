@@ -1,0 +1,146 @@
+"""The calibrated pair classifier: P(listing is this recalled product | pair features).
+
+Gradient boosting ranks well on these few, heterogeneous features; it is then calibrated on a
+held-out split (the fitted model frozen) because the decision thresholds are read as
+probabilities and must mean what they say.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import skops.io as sio
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.calibration import CalibratedClassifierCV
+from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.frozen import FrozenEstimator
+from sklearn.model_selection import GroupShuffleSplit, StratifiedShuffleSplit
+from sklearn.utils.validation import check_is_fitted, check_X_y, validate_data
+
+CLASSIFIER_FILE = "classifier.skops"
+
+# The only types a bundle's classifier file may contain. skops refuses anything else, so a
+# tampered or foreign file cannot smuggle code in the way a pickle could.
+TRUSTED_TYPES: frozenset[str] = frozenset(
+    {
+        "sklearn.calibration.CalibratedClassifierCV",
+        "sklearn.calibration._CalibratedClassifier",
+        "sklearn.calibration._SigmoidCalibration",
+        "sklearn.isotonic.IsotonicRegression",
+        "sklearn.frozen._frozen.FrozenEstimator",
+        "sklearn.ensemble._hist_gradient_boosting.gradient_boosting.HistGradientBoostingClassifier",
+        "sklearn.ensemble._hist_gradient_boosting.binning._BinMapper",
+        "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
+        "sklearn._loss.loss.HalfBinomialLoss",
+        "sklearn._loss.link.LogitLink",
+        "sklearn._loss.link.Interval",
+        "sklearn._loss._loss.CyHalfBinomialLoss",
+        "sklearn.utils._bunch.Bunch",
+        "sklearn.utils._metadata_requests.MetadataRequest",
+        "sklearn.utils._metadata_requests.MethodMetadataRequest",
+        "sklearn.utils._metadata_requests._MetadataRequest",
+        "numpy.dtype",
+        "numpy.ndarray",
+        "builtins.slice",
+        "collections.OrderedDict",
+    }
+)
+
+
+class UntrustedArtifactError(ValueError):
+    """A classifier file holds types outside TRUSTED_TYPES; it is refused, never loaded."""
+
+
+class MatchClassifier(ClassifierMixin, BaseEstimator):
+    """Boosted trees + calibration on a held-out split, in one scikit-learn estimator."""
+
+    def __init__(
+        self,
+        calibration: str = "isotonic",
+        calibration_fraction: float = 0.3,
+        max_iter: int = 300,
+        learning_rate: float = 0.05,
+        max_leaf_nodes: int = 31,
+        l2_regularization: float = 1.0,
+        random_state: int = 0,
+    ) -> None:
+        self.calibration = calibration
+        self.calibration_fraction = calibration_fraction
+        self.max_iter = max_iter
+        self.learning_rate = learning_rate
+        self.max_leaf_nodes = max_leaf_nodes
+        self.l2_regularization = l2_regularization
+        self.random_state = random_state
+
+    def fit(
+        self, X: np.ndarray, y: np.ndarray, groups: np.ndarray | None = None
+    ) -> MatchClassifier:
+        """Fit the trees on one part and the calibrator on the rest.
+
+        `groups` (e.g. the source listing of each pair) keeps every pair of a listing on one
+        side of the split, so calibration sees listings the trees never saw.
+        """
+        if self.calibration not in ("isotonic", "sigmoid"):
+            raise ValueError(
+                f"calibration must be 'isotonic' or 'sigmoid', got {self.calibration!r}"
+            )
+        if not 0.0 < self.calibration_fraction < 1.0:
+            raise ValueError("calibration_fraction must be between 0 and 1")
+        X, y = check_X_y(X, y, dtype=np.float64)
+        self.classes_ = np.unique(y)
+        if len(self.classes_) != 2:
+            raise ValueError(f"need both classes 0 and 1 in y, got {self.classes_.tolist()}")
+        self.n_features_in_ = X.shape[1]
+        splitter: Any
+        if groups is not None:
+            splitter = GroupShuffleSplit(
+                n_splits=1, test_size=self.calibration_fraction, random_state=self.random_state
+            )
+            fit_idx, cal_idx = next(splitter.split(X, y, groups))
+        else:
+            splitter = StratifiedShuffleSplit(
+                n_splits=1, test_size=self.calibration_fraction, random_state=self.random_state
+            )
+            fit_idx, cal_idx = next(splitter.split(X, y))
+        trees = HistGradientBoostingClassifier(
+            max_iter=self.max_iter,
+            learning_rate=self.learning_rate,
+            max_leaf_nodes=self.max_leaf_nodes,
+            l2_regularization=self.l2_regularization,
+            early_stopping=False,
+            random_state=self.random_state,
+        ).fit(X[fit_idx], y[fit_idx])
+        self.calibrated_ = CalibratedClassifierCV(
+            FrozenEstimator(trees), method=self.calibration
+        ).fit(X[cal_idx], y[cal_idx])
+        return self
+
+    def predict_proba(self, X: np.ndarray) -> np.ndarray:
+        check_is_fitted(self, "calibrated_")
+        X = validate_data(self, X, reset=False, dtype=np.float64)
+        return np.asarray(self.calibrated_.predict_proba(X))
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        return (self.predict_proba(X)[:, 1] >= 0.5).astype(int)
+
+    def save(self, path: Path) -> None:
+        """Persist only the fitted sklearn objects, in skops' non-pickle format."""
+        check_is_fitted(self, "calibrated_")
+        sio.dump(self.calibrated_, path)
+
+    @classmethod
+    def load(cls, path: Path, params: dict[str, Any] | None = None) -> MatchClassifier:
+        found = set(sio.get_untrusted_types(file=path))
+        untrusted = found - TRUSTED_TYPES
+        if untrusted:
+            raise UntrustedArtifactError(
+                f"{path} contains types that are not on the trusted list: {sorted(untrusted)}"
+            )
+        calibrated = sio.load(path, trusted=sorted(found))
+        self = cls(**(params or {}))
+        self.calibrated_ = calibrated
+        self.classes_ = np.asarray(calibrated.classes_)
+        self.n_features_in_ = int(calibrated.n_features_in_)
+        return self

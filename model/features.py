@@ -1,0 +1,277 @@
+"""Pair features for (listing, candidate entry): the evidence the classifier weighs.
+
+The embedding alone is fooled by misspelt brands and generic rewrites, and fuzzy strings alone
+are fooled by word salad; together with exact identifier agreement they separate a rebranded
+recalled toy from an honest look-alike far better than any one of them.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Container, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from rapidfuzz import fuzz
+
+from model.identifiers import canonical_id, extract_identifiers
+from model.normalise import fold, normalise, tokens
+from model.schema import BlocklistEntry, Listing
+
+FEATURE_NAMES: tuple[str, ...] = (
+    "cosine",
+    "cosine_gap_to_best",
+    "rank",
+    "n_close_candidates",
+    "token_set_ratio",
+    "partial_ratio",
+    "wratio",
+    "char_trigram_jaccard",
+    "name_token_coverage",
+    "shared_identifiers",
+    "listing_has_identifiers",
+    "identifier_conflict",
+    "entry_has_brand",
+    "brand_in_listing",
+    "brand_field_ratio",
+    "listing_child_product",
+    "entry_child_product",
+    "category_agree",
+    "log_listing_tokens",
+    "log_entry_tokens",
+)
+
+# Words that mark a product for children; the recall lists mix toys with bikes, heaters and
+# cars, so agreement on this axis is cheap, strong evidence against cross-domain matches.
+_CHILD_WORDS = frozenset(
+    [
+        "toy",
+        "toys",
+        "child",
+        "children",
+        "kid",
+        "kids",
+        "baby",
+        "babies",
+        "infant",
+        "infants",
+        "toddler",
+        "toddlers",
+        "teether",
+        "teething",
+        "rattle",
+        "doll",
+        "dolls",
+        "playset",
+        "puzzle",
+        "game",
+        "games",
+        "plush",
+        "stuffed",
+        "figure",
+        "figures",
+        "lego",
+        "block",
+        "blocks",
+        "stacking",
+        "crib",
+        "stroller",
+        "pacifier",
+        "slime",
+        "bath",
+        "play",
+        "playing",
+        "squishy",
+        "magnetic",
+        "magnet",
+        "fidget",
+        "costume",
+        "dress",
+        "nursery",
+        "bib",
+    ]
+)
+_STOPWORDS = frozenset(
+    [
+        "a",
+        "an",
+        "and",
+        "the",
+        "of",
+        "for",
+        "with",
+        "in",
+        "on",
+        "to",
+        "by",
+        "from",
+        "or",
+        "set",
+        "sets",
+        "pack",
+        "pcs",
+        "piece",
+        "pieces",
+        "new",
+        "kids",
+        "toy",
+        "toys",
+        "recalled",
+        "recall",
+    ]
+)
+_WORD = re.compile(r"[A-Za-z0-9]+")
+
+
+def known_identifier_ngrams(text: str, known: Container[str], max_n: int = 3) -> frozenset[str]:
+    """Identifiers from the blocklist that appear in the text split up or re-punctuated.
+
+    Sellers write `TB MZWJ` or `aj0192 y3` for `TB-MZWJ` / `AJ0192-Y-3`; free extraction cannot
+    tell those fragments from words, but joining adjacent tokens and checking them against the
+    blocklist's own identifiers can, without ever inventing an identifier.
+    """
+    words = _WORD.findall(text[:5000])
+    found: set[str] = set()
+    for n in range(1, max_n + 1):
+        for i in range(len(words) - n + 1):
+            canon = canonical_id("".join(words[i : i + n]))
+            digits = any(c.isdigit() for c in canon)
+            if (len(canon) >= 5 or (digits and len(canon) >= 4)) and canon in known:
+                found.add(canon)
+    return frozenset(found)
+
+
+def _trigrams(text: str) -> set[str]:
+    compact = text.replace(" ", "")
+    return {compact[i : i + 3] for i in range(max(0, len(compact) - 2))}
+
+
+def _child(words: set[str]) -> float:
+    return 1.0 if words & _CHILD_WORDS else 0.0
+
+
+@dataclass(frozen=True)
+class ListingView:
+    """The listing side, prepared once per listing."""
+
+    text: str
+    words: frozenset[str]
+    trigrams: frozenset[str]
+    identifiers: frozenset[str]
+    brand: str
+    child: float
+
+    @classmethod
+    def of(cls, listing: Listing, known_ids: Container[str] = frozenset()) -> ListingView:
+        """`known_ids`: the blocklist's identifiers, matched even when split or re-punctuated."""
+        raw = fold(" ".join([listing.text(), listing.description[:2000]]))
+        text = normalise(listing.text())
+        words = frozenset(tokens(listing.text()))
+        given = {canonical_id(i) for i in listing.identifiers}
+        ids = (
+            extract_identifiers(raw)
+            | known_identifier_ngrams(raw, known_ids)
+            | frozenset(i for i in given if len(i) >= 3)
+        )
+        child_words = words | frozenset(tokens(listing.category))
+        return cls(
+            text=text,
+            words=words,
+            trigrams=frozenset(_trigrams(text)),
+            identifiers=ids,
+            brand=normalise(listing.brand),
+            child=_child(set(child_words)),
+        )
+
+
+@dataclass(frozen=True)
+class EntryView:
+    """The entry side, prepared once per entry when the index is loaded."""
+
+    name: str
+    words: frozenset[str]
+    trigrams: frozenset[str]
+    identifiers: frozenset[str]
+    brand: str
+    child: float
+
+    @classmethod
+    def of(cls, entry: BlocklistEntry, identifiers: frozenset[str]) -> EntryView:
+        name = normalise(entry.product_name)
+        words = frozenset(tokens(entry.product_name))
+        context = set(tokens(f"{entry.category} {entry.product_name} {entry.description[:300]}"))
+        return cls(
+            name=name,
+            words=words,
+            trigrams=frozenset(_trigrams(name)),
+            identifiers=identifiers,
+            brand=normalise(entry.brand),
+            child=_child(context),
+        )
+
+
+def matched_terms(listing: ListingView, entry: EntryView) -> tuple[str, ...]:
+    """Content words the two share, for the evidence shown to reviewers."""
+    return tuple(sorted((listing.words & entry.words) - _STOPWORDS))
+
+
+def brand_in_listing(listing: ListingView, entry: EntryView) -> float:
+    if not entry.brand:
+        return 0.0
+    return fuzz.partial_ratio(entry.brand, listing.text) / 100.0
+
+
+def pair_features(
+    listing: ListingView,
+    entry: EntryView,
+    cosine: float,
+    best_cosine: float,
+    rank: int,
+    n_close: int,
+) -> list[float]:
+    """One row of FEATURE_NAMES for a listing/entry pair."""
+    shared = len(listing.identifiers & entry.identifiers)
+    conflict = float(bool(listing.identifiers) and bool(entry.identifiers) and shared == 0)
+    union = len(listing.trigrams | entry.trigrams)
+    coverage = len(listing.words & entry.words) / len(entry.words) if entry.words else 0.0
+    return [
+        cosine,
+        best_cosine - cosine,
+        float(rank),
+        float(n_close),
+        fuzz.token_set_ratio(listing.text, entry.name) / 100.0,
+        fuzz.partial_ratio(entry.name, listing.text) / 100.0,
+        fuzz.WRatio(listing.text, entry.name) / 100.0,
+        len(listing.trigrams & entry.trigrams) / union if union else 0.0,
+        coverage,
+        float(min(shared, 3)),
+        float(bool(listing.identifiers)),
+        conflict,
+        float(bool(entry.brand)),
+        brand_in_listing(listing, entry),
+        fuzz.ratio(listing.brand, entry.brand) / 100.0 if listing.brand and entry.brand else 0.0,
+        listing.child,
+        entry.child,
+        float(listing.child == entry.child),
+        math.log1p(len(listing.words)),
+        math.log1p(len(entry.words)),
+    ]
+
+
+def candidate_features(
+    listing: ListingView, entries: Sequence[EntryView], cosines: Sequence[float]
+) -> np.ndarray:
+    """Feature rows for all candidates of one listing (context features need the whole set)."""
+    if not entries:
+        return np.zeros((0, len(FEATURE_NAMES)), dtype=np.float32)
+    order = np.argsort(-np.asarray(cosines), kind="stable")
+    rank = np.empty(len(order), dtype=int)
+    rank[order] = np.arange(len(order))
+    best = float(max(cosines))
+    n_close = sum(1 for c in cosines if best - c <= 0.02)
+    rows = [
+        pair_features(listing, e, float(c), best, int(r), n_close)
+        for e, c, r in zip(entries, cosines, rank, strict=True)
+    ]
+    return np.asarray(rows, dtype=np.float32)

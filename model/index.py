@@ -1,0 +1,141 @@
+"""The blocklist index: FAISS inner-product search over normalised entry texts, plus an exact
+identifier lookup, so a listing that only names a model number is still found.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import faiss
+import numpy as np
+
+from model.encoder import Encoder
+from model.identifiers import canonical_id
+from model.normalise import normalise
+from model.schema import BlocklistEntry
+
+INDEX_FILE = "index.faiss"
+ENTRIES_FILE = "entries.jsonl"
+ROWS_FILE = "rows.json"
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One candidate entry for one query, with the best cosine over that entry's texts."""
+
+    entry: int
+    similarity: float
+
+
+def entry_identifiers(entry: BlocklistEntry) -> frozenset[str]:
+    """Canonical identifiers of an entry: the structured ones, already extracted by the loaders."""
+    ids = {canonical_id(m) for m in entry.model_numbers} | {canonical_id(g) for g in entry.gtins}
+    return frozenset(i for i in ids if len(i) >= 3)
+
+
+def entry_texts(entry: BlocklistEntry) -> list[str]:
+    """The normalised texts embedded for an entry (several phrasings, one row each)."""
+    seen: dict[str, None] = {}
+    for text in entry.texts():
+        seen.setdefault(normalise(text), None)
+    return [t for t in seen if t]
+
+
+class BlocklistIndex:
+    """Entries, their embedded text rows, and an identifier → entries map."""
+
+    def __init__(
+        self, entries: Sequence[BlocklistEntry], rows: Sequence[int], index: faiss.Index
+    ) -> None:
+        if index.ntotal != len(rows):
+            raise ValueError(f"index has {index.ntotal} vectors but {len(rows)} row labels")
+        if rows and max(rows) >= len(entries):
+            raise ValueError("row labels point past the end of the entry list")
+        self.entries = list(entries)
+        self.rows = np.asarray(rows, dtype=np.int64)
+        self.index = index
+        self.by_identifier: dict[str, list[int]] = defaultdict(list)
+        for i, entry in enumerate(self.entries):
+            for ident in entry_identifiers(entry):
+                self.by_identifier[ident].append(i)
+        self.by_identifier = dict(self.by_identifier)
+        self.identifiers = [entry_identifiers(e) for e in self.entries]
+
+    @property
+    def dim(self) -> int:
+        return int(self.index.d)
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    @classmethod
+    def from_entries(cls, entries: Sequence[BlocklistEntry], encoder: Encoder) -> BlocklistIndex:
+        ids = [e.entry_id for e in entries]
+        if len(set(ids)) != len(ids):
+            raise ValueError("entry_id values must be unique")
+        texts: list[str] = []
+        rows: list[int] = []
+        for i, entry in enumerate(entries):
+            for text in entry_texts(entry):
+                texts.append(text)
+                rows.append(i)
+        vectors = encoder.encode(texts) if texts else np.zeros((0, encoder.dim), np.float32)
+        index = faiss.IndexFlatIP(encoder.dim)
+        if len(vectors):
+            index.add(np.ascontiguousarray(vectors, dtype=np.float32))
+        return cls(entries, rows, index)
+
+    def search(self, vectors: np.ndarray, k: int) -> list[list[Hit]]:
+        """Top-k distinct entries per query vector, best text row per entry."""
+        if self.index.ntotal == 0:
+            return [[] for _ in range(len(vectors))]
+        # Ask for more rows than entries wanted: one entry owns up to three rows.
+        n_rows = min(self.index.ntotal, k * 4)
+        sims, idx = self.index.search(np.ascontiguousarray(vectors, dtype=np.float32), n_rows)
+        out: list[list[Hit]] = []
+        for row_sims, row_idx in zip(sims, idx, strict=True):
+            best: dict[int, float] = {}
+            for sim, r in zip(row_sims, row_idx, strict=True):
+                if r < 0:
+                    continue
+                e = int(self.rows[r])
+                if e not in best:
+                    best[e] = float(sim)
+                    if len(best) == k:
+                        break
+            out.append([Hit(e, s) for e, s in best.items()])
+        return out
+
+    def lookup_identifiers(self, identifiers: frozenset[str]) -> set[int]:
+        found: set[int] = set()
+        for ident in identifiers:
+            found.update(self.by_identifier.get(ident, ()))
+        return found
+
+    def similarity(self, vector: np.ndarray, entry: int) -> float:
+        """Cosine between a query and an entry's best row (for entries found by identifier only)."""
+        row_ids = np.flatnonzero(self.rows == entry)
+        stored = np.vstack([self.index.reconstruct(int(r)) for r in row_ids])
+        return float(np.max(stored @ vector))
+
+    def save(self, path: Path) -> None:
+        path.mkdir(parents=True, exist_ok=True)
+        faiss.write_index(self.index, str(path / INDEX_FILE))
+        with open(path / ENTRIES_FILE, "w", encoding="utf-8") as fh:
+            for entry in self.entries:
+                fh.write(json.dumps(entry.to_dict(), ensure_ascii=False) + "\n")
+        (path / ROWS_FILE).write_text(json.dumps(self.rows.tolist()))
+
+    @classmethod
+    def load(cls, path: Path) -> BlocklistIndex:
+        entries = [
+            BlocklistEntry.from_dict(json.loads(line))
+            for line in (path / ENTRIES_FILE).read_text(encoding="utf-8").splitlines()
+            if line.strip()
+        ]
+        rows = json.loads((path / ROWS_FILE).read_text())
+        return cls(entries, rows, faiss.read_index(str(path / INDEX_FILE)))

@@ -1,0 +1,88 @@
+"""The thin orchestrator: listing → normalise → encode → search → features → classify → decision."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from model.bundle import Bundle
+from model.candidates import CandidateSearch, Found
+from model.features import FEATURE_NAMES, matched_terms
+from model.schema import Listing
+from model.verdict import Candidate, Evidence, Verdict
+
+_BRAND = FEATURE_NAMES.index("brand_in_listing")
+_NAME = FEATURE_NAMES.index("token_set_ratio")
+
+
+class Screener:
+    """Screens listings with one bundle. Read-only after construction, so safe across threads."""
+
+    def __init__(self, bundle: Bundle) -> None:
+        self.bundle = bundle
+        self.config = bundle.config
+        self.search = CandidateSearch(bundle.encoder, bundle.index, bundle.config.search_k)
+
+    @property
+    def version(self) -> str:
+        return self.config.version
+
+    def probabilities(self, found: Sequence[Found]) -> list[np.ndarray]:
+        """Calibrated P(match) for every candidate of every listing, in one classifier call."""
+        stacked = CandidateSearch.stack(found)
+        proba = self.bundle.classifier.predict_proba(stacked)[:, 1] if len(stacked) else np.zeros(0)
+        out, start = [], 0
+        for f in found:
+            out.append(proba[start : start + len(f.entries)])
+            start += len(f.entries)
+        return out
+
+    def screen(self, listings: Sequence[Listing]) -> list[Verdict]:
+        found = self.search.find(listings)
+        return [
+            self._verdict(listing, f, p)
+            for listing, f, p in zip(listings, found, self.probabilities(found), strict=True)
+        ]
+
+    def screen_one(self, listing: Listing) -> Verdict:
+        return self.screen([listing])[0]
+
+    def _candidate(self, found: Found, proba: np.ndarray, i: int) -> Candidate:
+        e = found.entries[i]
+        entry = self.bundle.index.entries[e]
+        view = self.search.entry_views[e]
+        return Candidate(
+            entry_id=entry.entry_id,
+            source=entry.source,
+            product_name=entry.product_name,
+            brand=entry.brand,
+            hazard=entry.hazard,
+            url=entry.url,
+            recall_date=entry.recall_date,
+            identifiers=tuple(entry.model_numbers) + tuple(entry.gtins),
+            similarity=round(float(found.cosines[i]), 4),
+            probability=round(float(proba[i]), 4),
+            evidence=Evidence(
+                matched_identifiers=tuple(sorted(found.view.identifiers & view.identifiers)),
+                brand_match=bool(found.features[i][_BRAND] >= 0.9),
+                matched_terms=matched_terms(found.view, view),
+                name_similarity=round(float(found.features[i][_NAME]), 4),
+            ),
+        )
+
+    def _verdict(self, listing: Listing, found: Found, proba: np.ndarray) -> Verdict:
+        thresholds = self.config.thresholds
+        order = np.argsort(-proba, kind="stable")[: self.config.max_candidates]
+        candidates = tuple(self._candidate(found, proba, int(i)) for i in order)
+        probability = float(proba[order[0]]) if len(order) else 0.0
+        decision = thresholds.decide(probability)
+        return Verdict(
+            listing_id=listing.listing_id,
+            decision=decision,
+            probability=round(probability, 4),
+            match=candidates[0] if candidates and decision != "allow" else None,
+            candidates=candidates,
+            model_version=self.version,
+            thresholds=thresholds,
+        )

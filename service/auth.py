@@ -1,0 +1,279 @@
+"""API keys with roles `screen`, `reviewer` and `admin` (admin may do everything).
+
+Keys come from two places, both optional:
+
+- the keys file (JSON; path from ``RECALLGUARD_KEYS_FILE``, default
+  ``$RECALLGUARD_DATA_HOME/keys.json``, data home default ``~/.recallguard``). It stores only
+  the SHA-256 of each key with its role and name, is written atomically with mode 0600, and is
+  re-read when it changes, so ``recallguard keys create`` takes effect without a restart;
+- ``RECALLGUARD_API_KEYS``: entries separated by commas or whitespace, each
+  ``ROLE:NAME:SECRET`` where SECRET is the key itself or ``sha256:<64 hex digits>`` of it, e.g.
+  ``screen:platform:sha256:9f86d0...,reviewer:alice:rg_xxxxxxxx``.
+
+The name of a key is who the holder is (a reviewer's decisions are recorded under it), so give
+each person their own key. Plaintext keys are returned once by `create_key` and never stored,
+logged or echoed.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import hmac
+import json
+import logging
+import os
+import re
+import secrets
+import tempfile
+import threading
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal, cast
+
+Role = Literal["screen", "reviewer", "admin"]
+ROLES: tuple[Role, ...] = ("screen", "reviewer", "admin")
+NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@+-]{0,99}$")
+HEX64_RE = re.compile(r"^[0-9a-f]{64}$")
+MAX_KEY_CHARS = 512
+DEV_KEY_NAME = "dev-admin"
+
+log = logging.getLogger(__name__)
+
+
+class KeyConfigError(ValueError):
+    """The keys file or RECALLGUARD_API_KEYS cannot be used; the message says why."""
+
+
+@dataclass(frozen=True)
+class Principal:
+    name: str
+    role: Role
+
+    def has(self, role: Role) -> bool:
+        return self.role == "admin" or self.role == role
+
+
+@dataclass(frozen=True)
+class KeyRecord:
+    name: str
+    role: Role
+    sha256: str
+    created_at: str = ""
+    origin: str = "file"  # file | env
+
+    def public(self) -> dict[str, str]:
+        """What may be shown: never the hash in full."""
+        return {
+            "name": self.name,
+            "role": self.role,
+            "created_at": self.created_at,
+            "origin": self.origin,
+            "fingerprint": self.sha256[:8],
+        }
+
+
+def hash_key(key: str) -> str:
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()
+
+
+def _check(role: str, name: str, where: str) -> Role:
+    if role not in ROLES:
+        raise KeyConfigError(f"{where}: role must be one of {', '.join(ROLES)}, got {role!r}")
+    if not NAME_RE.match(name):
+        raise KeyConfigError(
+            f"{where}: name must be 1-100 characters of letters, digits and ._@+- "
+            f"starting with a letter or digit, got {name!r}"
+        )
+    return cast(Role, role)
+
+
+def parse_env_keys(raw: str) -> list[KeyRecord]:
+    out: list[KeyRecord] = []
+    for n, entry in enumerate(re.split(r"[,\s]+", raw.strip()), start=1):
+        if not entry:
+            continue
+        parts = entry.split(":", 2)
+        where = f"RECALLGUARD_API_KEYS entry {n}"
+        if len(parts) != 3 or not parts[2]:
+            raise KeyConfigError(f"{where}: expected ROLE:NAME:SECRET")
+        role = _check(parts[0], parts[1], where)
+        secret = parts[2]
+        if secret.startswith("sha256:"):
+            digest = secret[len("sha256:") :].lower()
+            if not HEX64_RE.match(digest):
+                raise KeyConfigError(f"{where}: sha256: must be followed by 64 hex digits")
+        else:
+            digest = hash_key(secret)
+        out.append(KeyRecord(parts[1], role, digest, origin="env"))
+    return out
+
+
+class KeyStore:
+    def __init__(self, keys_file: Path | None, env_keys: str | None = None) -> None:
+        self.keys_file = keys_file
+        self._env = parse_env_keys(env_keys) if env_keys else []
+        self._lock = threading.Lock()
+        self._file_keys: list[KeyRecord] = []
+        self._stamp: tuple[int, int, int] | None = None
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> KeyStore:
+        env = os.environ if env is None else env
+        raw_file = env.get("RECALLGUARD_KEYS_FILE", "").strip()
+        if raw_file:
+            path = Path(raw_file).expanduser()
+        else:
+            home = env.get("RECALLGUARD_DATA_HOME", "").strip()
+            path = (Path(home).expanduser() if home else Path.home() / ".recallguard") / "keys.json"
+        return cls(path, env.get("RECALLGUARD_API_KEYS"))
+
+    # -- reading ------------------------------------------------------------------------------
+    def _read_file(self) -> list[KeyRecord]:
+        if self.keys_file is None or not self.keys_file.exists():
+            return []
+        where = str(self.keys_file)
+        try:
+            data = json.loads(self.keys_file.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise KeyConfigError(f"{where}: cannot read keys file: {exc}") from None
+        if not isinstance(data, dict) or not isinstance(data.get("keys"), list):
+            raise KeyConfigError(f'{where}: expected {{"version": 1, "keys": [...]}}')
+        out = []
+        for i, item in enumerate(data["keys"]):
+            if not isinstance(item, dict) or not all(
+                isinstance(item.get(k), str) for k in ("name", "role", "sha256")
+            ):
+                raise KeyConfigError(f"{where}: key {i} needs string name, role and sha256")
+            role = _check(item["role"], item["name"], f"{where}: key {i}")
+            if not HEX64_RE.match(item["sha256"]):
+                raise KeyConfigError(f"{where}: key {i} sha256 is not 64 lowercase hex digits")
+            out.append(
+                KeyRecord(item["name"], role, item["sha256"], str(item.get("created_at", "")))
+            )
+        return out
+
+    def _refresh(self) -> None:
+        """Re-read the keys file when it changed; a broken file fails closed (logged)."""
+        stamp: tuple[int, int, int] | None = None
+        if self.keys_file is not None:
+            try:
+                st = self.keys_file.stat()
+                stamp = (st.st_ino, st.st_mtime_ns, st.st_size)
+            except FileNotFoundError:
+                stamp = None
+        with self._lock:
+            if stamp == self._stamp and (stamp is not None or not self._file_keys):
+                return
+            try:
+                self._file_keys = self._read_file()
+            except KeyConfigError as exc:
+                log.error("%s; file keys disabled until it is fixed", exc)
+                self._file_keys = []
+            self._stamp = stamp
+
+    def records(self) -> list[KeyRecord]:
+        self._refresh()
+        return [*self._file_keys, *self._env]
+
+    def authenticate(self, header_value: str | None) -> Principal | None:
+        """`Bearer <key>` or a bare key (X-API-Key) -> its principal; None when unknown."""
+        if not header_value:
+            return None
+        value = header_value.strip()
+        if value[:7].lower() == "bearer ":
+            value = value[7:].strip()
+        if not value or len(value) > MAX_KEY_CHARS:
+            return None
+        digest = hash_key(value).encode("ascii")
+        found: KeyRecord | None = None
+        for record in self.records():  # no early exit: every record is compared
+            if hmac.compare_digest(digest, record.sha256.encode("ascii")) and found is None:
+                found = record
+        return None if found is None else Principal(found.name, found.role)
+
+    # -- writing ------------------------------------------------------------------------------
+    @contextmanager
+    def _file_lock(self) -> Iterator[Path]:
+        if self.keys_file is None:
+            raise KeyConfigError("no keys file is configured")
+        path = self.keys_file
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with self._lock, open(path.with_name(path.name + ".lock"), "a") as lock_handle:
+            fcntl.flock(lock_handle, fcntl.LOCK_EX)
+            try:
+                yield path
+            finally:
+                fcntl.flock(lock_handle, fcntl.LOCK_UN)
+
+    def _write(self, path: Path, records: list[KeyRecord]) -> None:
+        data: dict[str, Any] = {
+            "version": 1,
+            "keys": [
+                {"name": r.name, "role": r.role, "sha256": r.sha256, "created_at": r.created_at}
+                for r in records
+            ],
+        }
+        fd, tmp = tempfile.mkstemp(prefix=".keys-", dir=path.parent)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                os.fchmod(handle.fileno(), 0o600)
+                json.dump(data, handle, indent=2)
+                handle.write("\n")
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+    def create_key(self, role: str, name: str) -> str:
+        """Make a new random key, store its hash; the plaintext is returned this once."""
+        checked = _check(role, name, "new key")
+        key = "rg_" + secrets.token_urlsafe(32)
+        with self._file_lock() as path:
+            existing = self._read_file()
+            if any(r.name == name for r in [*existing, *self._env]):
+                raise KeyConfigError(f"a key named {name!r} exists already")
+            now = datetime.now(UTC).replace(microsecond=0).isoformat()
+            self._write(path, [*existing, KeyRecord(name, checked, hash_key(key), now)])
+        self._stamp = None
+        return key
+
+    def ensure_dev_key(self) -> str | None:
+        """On a first start with no keys anywhere, create an admin key and return it once."""
+        if self._env:
+            return None
+        with self._file_lock() as path:
+            if self._read_file():
+                return None
+            key = "rg_" + secrets.token_urlsafe(32)
+            now = datetime.now(UTC).replace(microsecond=0).isoformat()
+            self._write(path, [KeyRecord(DEV_KEY_NAME, "admin", hash_key(key), now)])
+        self._stamp = None
+        return key
+
+
+_default: KeyStore | None = None
+
+
+def default_store() -> KeyStore:
+    global _default
+    if _default is None:
+        _default = KeyStore.from_env()
+    return _default
+
+
+def create_key(role: str, name: str) -> str:
+    return default_store().create_key(role, name)
+
+
+def ensure_dev_key() -> str | None:
+    return default_store().ensure_dev_key()
+
+
+def authenticate(header_value: str | None) -> Principal | None:
+    return default_store().authenticate(header_value)

@@ -1,0 +1,108 @@
+"""The BentoML service: load the bundle once per worker, screen listings over HTTP.
+
+Listings in the `review` band go to the reviewer queue, served by the same process at
+`/review`; confirmed decisions flow out as takedowns through the notifier.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Annotated, Any
+
+import bentoml
+from pydantic import Field
+
+from model.bundle import Bundle
+from model.schema import Listing
+from model.screener import Screener
+from model.verdict import Verdict
+from service.auth import KeyStore
+from service.review import ReviewConfig, ReviewQueue, TakedownNotifier, create_review_app
+from service.schemas import MAX_BATCH, ListingIn, VerdictOut
+from training.registry import resolve
+
+log = logging.getLogger("recallguard")
+
+review_app = create_review_app(
+    lambda: bentoml.get_current_service().review_queue,
+    lambda: bentoml.get_current_service().keys,
+)
+
+
+@bentoml.asgi_app(review_app, path="/review")
+@bentoml.service(
+    name="recallguard",
+    workers=1,
+    threads=2,
+    traffic={"timeout": 30, "max_concurrency": 128},
+)
+class RecallGuard:
+    """Screens marketplace listings against the recall blocklist."""
+
+    def __init__(self) -> None:
+        self.screener: Screener | None = None
+        config = ReviewConfig.from_env()
+        self.keys = KeyStore.from_env()
+        self.review_queue = ReviewQueue.from_config(config)
+        self.notifier = TakedownNotifier(
+            self.review_queue, config.webhook_url, token=config.webhook_token
+        )
+        self.notifier.start()
+        dev_key = self.keys.ensure_dev_key()
+        if dev_key:
+            # Shown once on the console (not the log) so a newcomer can open /review.
+            print(f"RecallGuard: no API keys configured; created a dev admin key: {dev_key}",
+                  file=sys.stderr, flush=True)
+        path = resolve()
+        self.screener = Screener(Bundle.load(path))
+        log.info("loaded bundle %s from %s", self.screener.version, path)
+
+    def __is_ready__(self) -> bool:
+        return self.screener is not None
+
+    def _screener(self) -> Screener:
+        if self.screener is None:
+            raise bentoml.exceptions.ServiceUnavailable("the model bundle is still loading")
+        return self.screener
+
+    def _answer(self, listings: list[Listing]) -> list[VerdictOut]:
+        verdicts = self._screener().screen(listings)
+        out = []
+        for listing, verdict in zip(listings, verdicts, strict=True):
+            body = verdict.to_dict()
+            body["review_item_id"] = self._enqueue(listing, verdict)
+            out.append(VerdictOut.model_validate(body))
+        return out
+
+    def _enqueue(self, listing: Listing, verdict: Verdict) -> int | None:
+        # A failed enqueue fails the request (503) so the platform retries: never lose an item.
+        if verdict.decision != "review":
+            return None
+        item_id, _ = self.review_queue.enqueue(listing, verdict)
+        return int(item_id)
+
+    @bentoml.api(route="/screen")
+    def screen(self, listing: ListingIn) -> VerdictOut:
+        """Screen one listing: block, review or allow, with the matching recall and why."""
+        return self._answer([listing.to_listing()])[0]
+
+    @bentoml.api(route="/screen_batch", batchable=True, max_batch_size=64, max_latency_ms=200)
+    def screen_batch(
+        self, listings: Annotated[list[ListingIn], Field(min_length=1, max_length=MAX_BATCH)]
+    ) -> list[VerdictOut]:
+        """Screen up to MAX_BATCH listings in one call; verdicts come back in input order."""
+        return self._answer([item.to_listing() for item in listings])
+
+    @bentoml.api(route="/model_info")
+    def model_info(self) -> dict[str, Any]:
+        """Which bundle is serving, its thresholds and validation metrics."""
+        screener = self._screener()
+        config = screener.config
+        return {
+            "version": config.version,
+            "encoder": config.encoder_name,
+            "thresholds": {"block": config.thresholds.block, "review": config.thresholds.review},
+            "metrics": config.metrics,
+            "entries": len(screener.bundle.index),
+        }

@@ -1,0 +1,262 @@
+"""Loaders on the real bundled files: exact counts, concrete records, and clear errors.
+
+The counts were verified by hand against the files (see data/README.md); if a data file changes,
+these numbers must be re-verified, not just updated.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from model.schema import BlocklistEntry
+from training import loaders
+from training.loaders import (
+    AMAZON_CSV,
+    CPSC_CSV,
+    DATA_DIR,
+    EU_2024_CSV,
+    EU_2025_CSV,
+    RECALLRADAR_JSON,
+    SPORTSGEAR_JSON,
+    load_amazon_listings,
+    load_amazon_listings_with_stats,
+    load_cpsc_csv,
+    load_cpsc_sportsgear,
+    load_default_blocklist,
+    load_eu_alerts,
+    load_recallradar,
+    merge_entries,
+    split_cpsc_title,
+)
+
+
+@pytest.fixture(scope="module")
+def blocklist() -> dict[str, BlocklistEntry]:
+    entries = load_default_blocklist()
+    print("default blocklist:", len(entries), dict(Counter(e.source for e in entries)))
+    return {e.entry_id: e for e in entries}
+
+
+@pytest.fixture(scope="module")
+def recallradar() -> dict[str, BlocklistEntry]:
+    return {e.entry_id: e for e in load_recallradar(DATA_DIR / RECALLRADAR_JSON)}
+
+
+@pytest.mark.skipif(bool(os.environ.get("RECALLGUARD_DATA_DIR")), reason="data dir overridden")
+def test_data_dir_is_inside_the_repo() -> None:
+    assert Path(loaders.__file__).resolve().parents[1] / "data" == DATA_DIR
+    assert "shared" not in DATA_DIR.parts
+
+
+def test_data_dir_env_override(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("RECALLGUARD_DATA_DIR", str(tmp_path))
+    try:
+        assert tmp_path == importlib.reload(loaders).DATA_DIR
+    finally:
+        monkeypatch.undo()
+        importlib.reload(loaders)
+
+
+def test_per_source_counts() -> None:
+    counts = {
+        "catalystedge": len(load_cpsc_csv(DATA_DIR / CPSC_CSV)),
+        "recallradar": len(load_recallradar(DATA_DIR / RECALLRADAR_JSON)),
+        "sportsgear": len(load_cpsc_sportsgear(DATA_DIR / SPORTSGEAR_JSON)),
+        "eu2025": len(load_eu_alerts(DATA_DIR / EU_2025_CSV)),
+        "eu2024": len(load_eu_alerts(DATA_DIR / EU_2024_CSV)),
+    }
+    print("per source:", counts)
+    # recallradar: 197 CPSC of 508 records (FDA and NHTSA dropped).
+    assert counts == {
+        "catalystedge": 289,
+        "recallradar": 197,
+        "sportsgear": 885,
+        "eu2025": 353,
+        "eu2024": 182,
+    }
+
+
+def test_default_blocklist_totals(blocklist: dict[str, BlocklistEntry]) -> None:
+    # 289 + 197 + 885 CPSC minus 25 + 12 shared recalls; 353 + 182 EU minus 57 shared alerts.
+    assert len(blocklist) == 1812
+    assert Counter(e.source for e in blocklist.values()) == {"cpsc": 1334, "eu": 478}
+    ids = list(blocklist)
+    assert ids == sorted(ids)
+    assert all(i.startswith(("cpsc-", "eu-")) for i in ids)
+    assert all(e.source == i.split("-")[0] for i, e in blocklist.items())
+
+
+def test_recallradar_identifiers(recallradar: dict[str, BlocklistEntry]) -> None:
+    prank = recallradar["cpsc-10925"]
+    assert {"AJ0192Y3", "B0CB9WV7XN"} <= set(prank.model_numbers)  # SKU and ASIN
+    assert (prank.brand, prank.product_name) == ("Shengsen", "Shengsen Prank Sound Makers")
+    assert prank.recall_date == "2026-08-13" and prank.url.startswith("https://www.cpsc.gov/")
+    assert recallradar["cpsc-10917"].model_numbers == ("TBMZWJ",)
+    assert "YJMGC5X5" in recallradar["cpsc-10926"].model_numbers
+    assert all(i.startswith("cpsc-") for i in recallradar)  # no FDA/NHTSA records
+
+
+def test_recallradar_brand_field_is_ignored(recallradar: dict[str, BlocklistEntry]) -> None:
+    # The feed says "Guangzhou Yide Toys Co., Ltd., of China" for the TooyBing recall.
+    assert recallradar["cpsc-10917"].brand == "TooyBing"
+
+
+def test_cpsc_title_split() -> None:
+    title = "Fisher-Price Recalls Dumbbell Toy in Baby Biceps Gift Sets Due to Choking Hazard"
+    assert split_cpsc_title(title) == ("Fisher-Price", "Dumbbell Toy in Baby Biceps Gift Sets")
+    title = (
+        "KMUYSL Big Red Barn Farm Animal Playsets Recalled Due to Risk of Serious Injury or Death "
+        "from Choking; Violates Small Parts Ban; Sold on Ama"
+    )
+    assert split_cpsc_title(title) == ("KMUYSL", "KMUYSL Big Red Barn Farm Animal Playsets")
+    # "pressure" is an ordinary word (lower-case in other notices), so the importer is the brand.
+    title = "Pressure Washers Recalled Due to Serious Risk of Injury; Imported by Patoolio Direct"
+    assert split_cpsc_title(title, frozenset({"pressure"})) == (
+        "Patoolio Direct",
+        "Pressure Washers",
+    )
+    assert split_cpsc_title("Weight Benches Recalled by Spectrum Fitness") == (
+        "Spectrum Fitness",
+        "Weight Benches",
+    )
+
+
+def test_catalystedge_entry(blocklist: dict[str, BlocklistEntry]) -> None:
+    barn = blocklist["cpsc-10740"]
+    assert barn.product_name == "KMUYSL Big Red Barn Farm Animal Playsets"
+    assert barn.brand == "KMUYSL" and barn.recall_date == "2026-04-23"
+
+
+def test_sportsgear_baby_biceps(blocklist: dict[str, BlocklistEntry]) -> None:
+    biceps = blocklist["cpsc-10041"]
+    assert biceps.brand == "Fisher-Price"
+    assert biceps.product_name == "Dumbbell toy sold with Baby Biceps Gift Set"  # the `name` field
+    assert "GJD49" in biceps.model_numbers
+    trampoline = blocklist["cpsc-1305"]
+    assert trampoline.gtins == ("00687064042100", "00687064045552")  # structured `upcs`
+    assert "TR1686TPR" in trampoline.model_numbers
+
+
+def test_sportsgear_model_tokens_are_filtered(blocklist: dict[str, BlocklistEntry]) -> None:
+    # "20207" is the CPSC Washington DC ZIP code that the ETL put in 57 records' modelTokens.
+    assert not any("20207" in e.model_numbers for e in blocklist.values())
+    assert "HOVER1" not in blocklist["cpsc-10017"].model_numbers  # a brand, not a model
+
+
+def test_eu_baby_biceps_is_the_same_product(blocklist: dict[str, BlocklistEntry]) -> None:
+    alert = blocklist["eu-A12/02685/24"]
+    assert alert.gtins == ("00887961809596",)
+    assert alert.brand == "Fisher-Price"
+    assert alert.product_name == "Baby Biceps Gift Set (Toy set)"
+    assert (alert.category, alert.recall_date, alert.url) == ("Toys", "2024", "")
+
+
+def test_eu_quirks(blocklist: dict[str, BlocklistEntry]) -> None:
+    assert blocklist["eu-A12/03648/24"].model_numbers == ("B0CHYPVWHV",)  # ASIN in `barcode`
+    assert blocklist["eu-A12/03157/24"].brand == "Stokke"  # "Stokke®"
+    assert blocklist["eu-A12/02995/24"].brand == ""  # literal "None"
+    assert blocklist["eu-A12/03434/24"].model_numbers == ()  # batch_number is not a model
+    assert "Range Rover Sport" in blocklist["eu-A12/01050/22"].product_name
+    assert not any("\t" in e.product_name for e in blocklist.values())
+
+
+def test_eu_versions_merge_2025_wins_but_keeps_2024_hazard(
+    blocklist: dict[str, BlocklistEntry],
+) -> None:
+    book = blocklist["eu-A12/03008/24"]  # in both exports
+    assert book.gtins == ("03831127580987",)  # only the 2025 export has barcodes
+    assert book.hazard.startswith("The product has small parts")  # only 2024 has the text
+    assert book.category == "Toys"
+    cot = blocklist["eu-A12/03065/24"]  # 2025 spells it "childrens"; normalised back
+    assert cot.category == "Childcare articles and children's equipment"
+
+
+def test_merge_entries_unions_identifiers_and_keeps_longest_text() -> None:
+    a = BlocklistEntry("cpsc-1", "cpsc", "Toy", model_numbers=("AB12",), description="short")
+    b = BlocklistEntry(
+        "cpsc-1", "cpsc", "Other", brand="Acme", model_numbers=("AB12", "CD34"), description="long"
+    )
+    (merged,) = merge_entries([a, b])
+    assert merged.product_name == "Toy" and merged.brand == "Acme"
+    assert merged.model_numbers == ("AB12", "CD34") and merged.description == "short"
+
+
+def test_amazon_listings() -> None:
+    listings, skipped = load_amazon_listings_with_stats(DATA_DIR / AMAZON_CSV)
+    assert (len(listings), skipped) == (10_000, 0)
+    first = listings[0]
+    assert (first.listing_id, first.title) == (
+        "eac7efa5dbd3d667f26eb3d3ab504464",
+        "Hornby 2014 Catalogue",
+    )
+    assert (first.brand, first.price) == ("Hornby", 3.42)
+    assert first.category.startswith("Hobbies > Model Trains")
+    assert sum(x.price is None for x in listings) == 1435
+    assert len({x.listing_id for x in listings}) == 10_000
+    assert load_amazon_listings(DATA_DIR / AMAZON_CSV)[1] == listings[1]
+
+
+def test_amazon_empty_titles_are_skipped_and_counted(tmp_path: Path) -> None:
+    path = tmp_path / "listings.csv"
+    path.write_text("uniq_id,product_name,price\na,Toy car,1.5\nb,  ,2\nc,Doll,\n")
+    listings, skipped = load_amazon_listings_with_stats(path)
+    assert [x.listing_id for x in listings] == ["a", "c"] and skipped == 1
+    assert listings[1].price is None
+
+
+def test_missing_file_names_the_path(tmp_path: Path) -> None:
+    missing = tmp_path / "nope.csv"
+    with pytest.raises(FileNotFoundError, match=r"nope\.csv"):
+        load_cpsc_csv(missing)
+    with pytest.raises(FileNotFoundError, match=r"recalls\.json"):
+        load_default_blocklist(tmp_path)
+
+
+def test_ragged_csv_row_names_file_and_line(tmp_path: Path) -> None:
+    path = tmp_path / "cpsc.csv"
+    header = "recall_id,title,description,hazards,recall_date,url\n"
+    good = '1,"A Recalls B Due to X",d,h,2026-01-01,u\n'
+    path.write_text(header + good + "2,too,few\n")
+    with pytest.raises(ValueError, match=r"cpsc\.csv: line 3: expected 6 fields, got 3"):
+        load_cpsc_csv(path)
+
+
+def test_bad_values_name_the_line(tmp_path: Path) -> None:
+    path = tmp_path / "eu.csv"
+    path.write_text(
+        "alert_number,product_name,product_description,brand,risk_type\n"
+        "A12/00001/24,Toy,Ball,None,Choking\nnot-an-alert,Toy,Ball,None,Choking\n"
+    )
+    with pytest.raises(ValueError, match=r"eu\.csv: line 3: malformed alert number"):
+        load_eu_alerts(path)
+    prices = tmp_path / "listings.csv"
+    prices.write_text("uniq_id,product_name,price\na,Toy,1.5\nb,Doll,£2\n")
+    with pytest.raises(ValueError, match=r"listings\.csv: line 3: price"):
+        load_amazon_listings(prices)
+
+
+def test_missing_column_is_reported(tmp_path: Path) -> None:
+    path = tmp_path / "eu.csv"
+    path.write_text("alert_number,product_name\nA12/00001/24,Toy\n")
+    with pytest.raises(ValueError, match=r"eu\.csv: line 1: missing column"):
+        load_eu_alerts(path)
+
+
+def test_malformed_json_names_the_line(tmp_path: Path) -> None:
+    path = tmp_path / "recalls.json"
+    path.write_text('{"recalls": [\n  {"id": 1, "title": "A"},\n  {"id": 2,, }\n]}')
+    with pytest.raises(ValueError, match=r"recalls\.json: line 3: invalid JSON"):
+        load_cpsc_sportsgear(path)
+    records = [{"id": 1, "title": "A Recalls B"}, {"id": 2}]
+    path.write_text(json.dumps({"recalls": records}))
+    with pytest.raises(ValueError, match=r"recalls\.json: record 1"):
+        load_cpsc_sportsgear(path)
+    path.write_text(json.dumps({"recalls": [{"id": "cpsc-x", "title": "T", "source": "CPSC"}]}))
+    with pytest.raises(ValueError, match=r"record 0: CPSC recall id"):
+        load_recallradar(path)

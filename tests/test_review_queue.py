@@ -1,0 +1,288 @@
+"""Reviewer queue semantics on real SQLite files: idempotency, leases, races, crashes, audit."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from model.schema import Listing
+from model.verdict import Candidate, Evidence, Thresholds, Verdict
+from service.review import (
+    AlreadyDecidedError,
+    ClaimedByOtherError,
+    InvalidDecisionError,
+    ReviewQueue,
+)
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = datetime(2025, 6, 2, 9, 0, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += timedelta(seconds=seconds)
+
+
+def tooybing() -> Candidate:
+    return Candidate(
+        entry_id="cpsc-10917",
+        source="cpsc",
+        product_name="TooyBing Wooden Bead Stacking Toys",
+        brand="TooyBing",
+        hazard="choking",
+        url="https://www.cpsc.gov/Recalls/2025/TooyBing-Wooden-Bead-Stacking-Toys-Recalled",
+        recall_date="2025-03-06",
+        identifiers=("TB-MZWJ",),
+        similarity=0.83,
+        probability=0.64,
+        evidence=Evidence(("TB-MZWJ",), True, ("wooden", "bead", "stacking"), 0.71),
+    )
+
+
+def other() -> Candidate:
+    return Candidate(
+        entry_id="cpsc-10433",
+        source="cpsc",
+        product_name="Rainbow Stacking Rings Teether",
+        brand="Lovely Baby",
+        hazard="choking",
+        url="https://www.cpsc.gov/Recalls/2024/rings",
+        recall_date="2024-11-14",
+        identifiers=("LB-210",),
+        similarity=0.61,
+        probability=0.22,
+        evidence=Evidence((), False, ("stacking",), 0.35),
+    )
+
+
+def make_listing(
+    title: str = "Wooden Bead Stacking Toy for Toddlers TB-MZWJ", **kw: object
+) -> Listing:
+    fields: dict[str, object] = {
+        "listing_id": "amz-B0CX1",
+        "description": "Montessori stacking beads, natural wood, ages 1+",
+        "brand": "TooyBing",
+        "price": 14.99,
+        "category": "Toys & Games",
+        "identifiers": ("TB-MZWJ",),
+    }
+    fields.update(kw)
+    return Listing(title=title, **fields)  # type: ignore[arg-type]
+
+
+def make_verdict(model_version: str = "bundle-2025.06.01") -> Verdict:
+    return Verdict(
+        listing_id="amz-B0CX1",
+        decision="review",
+        probability=0.64,
+        match=tooybing(),
+        candidates=(tooybing(), other()),
+        model_version=model_version,
+        thresholds=Thresholds(block=0.9, review=0.5),
+    )
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def db_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'data' / 'review.sqlite3'}"
+
+
+@pytest.fixture
+def queue(db_url: str, clock: Clock) -> Iterator[ReviewQueue]:
+    q = ReviewQueue(db_url, clock=clock)
+    yield q
+    q.close()
+
+
+def test_db_file_is_created_in_wal_mode(queue: ReviewQueue, tmp_path: Path) -> None:
+    assert (tmp_path / "data" / "review.sqlite3").exists()
+    with queue.engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+
+
+def test_enqueue_is_idempotent_per_listing_and_model(queue: ReviewQueue) -> None:
+    first = queue.enqueue(make_listing(), make_verdict())
+    assert first[1] is True
+    assert queue.enqueue(make_listing(), make_verdict()) == (first[0], False)
+    assert queue.enqueue(make_listing(), make_verdict("bundle-2025.07.01"))[1] is True
+    assert queue.enqueue(make_listing(price=9.99), make_verdict())[1] is True
+    assert queue.counts()["pending"] == 3
+    item = queue.get(first[0])
+    assert item.listing == make_listing()
+    assert [c.entry_id for c in item.candidates] == ["cpsc-10917", "cpsc-10433"]
+    assert item.candidates[0] == tooybing()
+    assert item.probability == pytest.approx(0.64)
+    assert item.model_version == "bundle-2025.06.01"
+    assert [(a.from_state, a.to_state) for a in queue.audit_log(first[0])] == [(None, "pending")]
+
+
+def test_manual_enqueue_always_adds_and_may_have_no_candidates(queue: ReviewQueue) -> None:
+    a, created_a = queue.enqueue_manual(make_listing(), "staff-ann")
+    b, created_b = queue.enqueue_manual(make_listing(), "staff-ann", [tooybing()], "from a tip")
+    assert created_a and created_b and a != b
+    assert queue.get(a).candidates == () and queue.get(a).source == "manual"
+    assert queue.audit_log(b)[0].detail == "added by hand: from a tip"
+    with pytest.raises(InvalidDecisionError):
+        queue.decide(a, "alice", "confirm")  # nothing to confirm against
+    assert queue.decide(a, "alice", "reject").entry_id is None
+
+
+def test_lease_expiry_returns_the_item_to_the_pool(queue: ReviewQueue, clock: Clock) -> None:
+    item_id, _ = queue.enqueue(make_listing(), make_verdict())
+    claimed = queue.claim_next("alice", lease_seconds=300)
+    assert claimed is not None and claimed.id == item_id and claimed.claimed_by == "alice"
+    assert queue.claim_next("bob") is None
+    assert queue.counts() == {"pending": 0, "claimed": 1, "decided_today": 0}
+    clock.advance(120)
+    again = queue.claim_next("alice")  # a page reload gives alice the same item back
+    assert again is not None and again.id == item_id
+    clock.advance(301)
+    assert queue.counts()["pending"] == 1
+    taken = queue.claim_next("bob")
+    assert taken is not None and taken.id == item_id and taken.claimed_by == "bob"
+    with pytest.raises(ClaimedByOtherError) as refused:
+        queue.decide(item_id, "alice", "confirm")
+    assert refused.value.status_code == 409
+    clock.advance(45)
+    record = queue.decide(item_id, "bob", "reject", entry_id="cpsc-10433", note="different toy")
+    assert record.seconds_taken == pytest.approx(45)
+    transitions = [(a.from_state, a.to_state, a.actor) for a in queue.audit_log(item_id)]
+    assert transitions == [
+        (None, "pending", "screener"),
+        ("pending", "claimed", "alice"),
+        ("claimed", "pending", "system"),
+        ("pending", "claimed", "bob"),
+        ("claimed", "decided", "bob"),
+    ]
+
+
+def test_decided_items_are_final(queue: ReviewQueue) -> None:
+    item_id, _ = queue.enqueue(make_listing(), make_verdict())
+    assert queue.claim_next("alice") is not None
+    record = queue.decide(item_id, "alice", "confirm")
+    assert record.entry_id == "cpsc-10917"  # the top candidate by default
+    for who in ("alice", "bob"):
+        with pytest.raises(AlreadyDecidedError) as refused:
+            queue.decide(item_id, who, "reject")
+        assert refused.value.status_code == 409
+    with pytest.raises(InvalidDecisionError):
+        queue.decide(item_id, "alice", "maybe")
+    item = queue.get(item_id)
+    assert item.state == "decided" and item.decision is not None
+    assert item.decision.decision == "confirm" and item.decision.reviewer == "alice"
+    assert queue.claim_next("bob") is None
+    assert queue.counts() == {"pending": 0, "claimed": 0, "decided_today": 1}
+
+
+def test_unknown_entry_is_refused(queue: ReviewQueue) -> None:
+    item_id, _ = queue.enqueue(make_listing(), make_verdict())
+    with pytest.raises(InvalidDecisionError, match="not one of"):
+        queue.decide(item_id, "alice", "confirm", entry_id="cpsc-99999")
+    assert queue.get(item_id).state == "pending"
+
+
+def test_two_reviewers_never_share_an_item(db_url: str) -> None:
+    setup = ReviewQueue(db_url)
+    ids = {
+        setup.enqueue(make_listing(f"Stacking toy no. {n}"), make_verdict())[0] for n in range(40)
+    }
+    barrier = threading.Barrier(6)
+    taken: dict[str, list[int]] = {}
+    errors: list[BaseException] = []
+
+    def work(name: str) -> None:
+        queue = ReviewQueue(db_url)  # its own pool, as a second worker process would have
+        mine: list[int] = []
+        try:
+            barrier.wait()
+            while (item := queue.claim_next(name)) is not None:
+                mine.append(item.id)
+                queue.decide(item.id, name, "reject")
+        except BaseException as exc:
+            errors.append(exc)
+        taken[name] = mine
+        queue.close()
+
+    threads = [threading.Thread(target=work, args=(f"reviewer-{n}",)) for n in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert not errors
+    claimed = [i for mine in taken.values() for i in mine]
+    assert len(claimed) == len(set(claimed)) == 40
+    assert set(claimed) == ids
+    assert setup.counts()["decided_today"] == 40
+    setup.close()
+
+
+def test_one_item_many_claimers(queue: ReviewQueue) -> None:
+    queue.enqueue(make_listing(), make_verdict())
+    barrier = threading.Barrier(8)
+    results: list[int | None] = []
+
+    def grab(n: int) -> None:
+        barrier.wait()
+        item = queue.claim_next(f"r{n}")
+        results.append(None if item is None else item.id)
+
+    threads = [threading.Thread(target=grab, args=(n,)) for n in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert sorted(r for r in results if r is not None) == [1]
+    assert results.count(None) == 7
+
+
+CRASH = """
+import os, sys
+from service.review import ReviewQueue
+queue = ReviewQueue(sys.argv[1])
+item = queue.claim_next("crashing-reviewer", lease_seconds=60)
+print(item.id, flush=True)
+os._exit(17)
+"""
+
+
+def test_killed_process_between_claim_and_decide_loses_nothing(db_url: str) -> None:
+    setup = ReviewQueue(db_url)
+    item_id, _ = setup.enqueue(make_listing(), make_verdict())
+    setup.close()
+    proc = subprocess.run(
+        [sys.executable, "-c", CRASH, db_url], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
+    assert proc.returncode == 17, proc.stderr
+    assert int(proc.stdout.strip()) == item_id
+    now = ReviewQueue(db_url)
+    assert now.get(item_id).claimed_by == "crashing-reviewer"
+    assert now.claim_next("bob") is None  # the dead process's lease is still live
+    later = ReviewQueue(db_url, clock=lambda: datetime.now(UTC) + timedelta(seconds=61))
+    item = later.claim_next("bob")
+    assert item is not None and item.id == item_id
+    later.decide(item_id, "bob", "confirm")
+    states = [(a.from_state, a.to_state, a.actor) for a in later.audit_log(item_id)]
+    assert states[1:] == [
+        ("pending", "claimed", "crashing-reviewer"),
+        ("claimed", "pending", "system"),
+        ("pending", "claimed", "bob"),
+        ("claimed", "decided", "bob"),
+    ]
+    now.close()
+    later.close()

@@ -1,0 +1,114 @@
+"""The HTTP API through the service's own ASGI app: answers, readiness, and every bad input."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from starlette.testclient import TestClient
+
+from service.schemas import MAX_BATCH
+
+
+@pytest.fixture(scope="module")
+def client(tiny_bundle_path: Path) -> Iterator[TestClient]:
+    mp = pytest.MonkeyPatch()
+    mp.setenv("RECALLGUARD_BUNDLE", str(tiny_bundle_path))
+    from service.service import RecallGuard
+
+    with TestClient(RecallGuard.to_asgi()) as c:
+        yield c
+    mp.undo()
+
+
+def screen(client: TestClient, listing: object) -> tuple[int, dict]:
+    r = client.post("/screen", json={"listing": listing})
+    return r.status_code, r.json()
+
+
+def test_ready_and_docs(client: TestClient) -> None:
+    assert client.get("/readyz").status_code == 200
+    spec = client.get("/docs.json").json()
+    assert "/screen" in spec["paths"] and "/screen_batch" in spec["paths"]
+    page = client.get("/")
+    assert page.status_code == 200 and "swagger" in page.text.lower()
+
+
+def test_real_recall_is_blocked_or_reviewed(client: TestClient) -> None:
+    status, body = screen(
+        client, {"title": "TooyBing Wooden Bead Stacking Toys", "listing_id": "x1"}
+    )
+    assert status == 200
+    assert body["decision"] in ("block", "review")
+    assert body["match"]["entry_id"] == "cpsc-10917"
+    assert body["match"]["url"].startswith("https://www.cpsc.gov/")
+    assert body["listing_id"] == "x1"
+    assert set(body["thresholds"]) == {"block", "review"}
+
+
+def test_unrelated_listing_is_allowed(client: TestClient) -> None:
+    status, body = screen(
+        client,
+        {
+            "title": "Schleich Tinker Mare",
+            "brand": "Schleich",
+            "category": "Figures & Playsets > Farm & Animals",
+            "price": 5.99,
+        },
+    )
+    assert status == 200
+    assert body["decision"] == "allow" and body["match"] is None
+
+
+def test_batch_keeps_order(client: TestClient) -> None:
+    listings = [
+        {"title": "Hornby 2014 Catalogue", "listing_id": "a"},
+        {"title": "TooyBing Wooden Bead Stacking Toys", "listing_id": "b"},
+    ]
+    r = client.post("/screen_batch", json={"listings": listings})
+    assert r.status_code == 200
+    assert [v["listing_id"] for v in r.json()] == ["a", "b"]
+
+
+@pytest.mark.parametrize(
+    "listing",
+    [
+        {},  # missing title
+        {"title": ""},  # empty
+        {"title": "   "},  # blank
+        {"title": 42},  # wrong type
+        {"title": "ok", "price": "cheap"},
+        {"title": "ok", "price": -1},
+        {"title": "ok", "identifiers": "B0CB9WV7XN"},
+        {"title": "x" * 501},  # over the limit
+        {"title": "ok", "seller_password": "hunter2"},  # unknown field
+        "just a string",
+        None,
+    ],
+)
+def test_bad_listing_is_a_4xx_with_a_message(client: TestClient, listing: object) -> None:
+    r = client.post("/screen", json={"listing": listing})
+    assert 400 <= r.status_code < 500, r.text
+    assert "error" in r.json()
+    assert "hunter2" not in r.text
+
+
+def test_bad_bodies_are_4xx(client: TestClient) -> None:
+    assert 400 <= client.post("/screen", json={}).status_code < 500
+    r = client.post(
+        "/screen",
+        content=b'{"listing": {"title": "\xff\xfe bad"}}',
+        headers={"content-type": "application/json"},
+    )
+    assert 400 <= r.status_code < 500, r.text
+    r = client.post("/screen", content=b"{not json", headers={"content-type": "application/json"})
+    assert 400 <= r.status_code < 500, r.text
+
+
+def test_batch_limits(client: TestClient) -> None:
+    too_many = [{"title": f"toy {i}"} for i in range(MAX_BATCH + 1)]
+    assert 400 <= client.post("/screen_batch", json={"listings": too_many}).status_code < 500
+    assert 400 <= client.post("/screen_batch", json={"listings": []}).status_code < 500
+    bad_item = [{"title": "fine"}, {"title": ""}]
+    assert 400 <= client.post("/screen_batch", json={"listings": bad_item}).status_code < 500

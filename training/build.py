@@ -1,0 +1,200 @@
+"""Build a bundle from a blocklist and real benign listings.
+
+Positives are listing-like texts generated from each entry (clean variants and, by default, the
+attack suite's evasions); negatives are real marketplace listings and every wrong candidate the
+index proposes. Entries and listings are split by a stable hash so the classifier, the
+calibration and the thresholds each see data the previous step never trained on.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field, replace
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from model.bundle import Bundle, BundleConfig
+from model.candidates import CandidateSearch, Found
+from model.classifier import MatchClassifier
+from model.decision import choose_thresholds
+from model.encoder import DEFAULT_MODEL, Encoder, SentenceTransformerEncoder
+from model.index import BlocklistIndex
+from model.schema import BlocklistEntry, Listing
+from training import attacks
+
+Split = Literal["train", "valid", "test"]
+
+
+@dataclass(frozen=True)
+class BuildConfig:
+    """Knobs of a build, stored verbatim in the bundle so a build can be repeated."""
+
+    encoder: str = DEFAULT_MODEL
+    seed: int = 0
+    variants_per_entry: int = 4
+    attack_tactics: tuple[str, ...] = tuple(attacks.TACTICS)
+    attacks_per_tactic: int = 1
+    search_k: int = 10
+    precision_target: float = 0.99
+    recall_target: float = 0.98
+    valid_fraction: float = 0.2
+    test_fraction: float = 0.15
+    batch_size: int = 256
+    classifier: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Example:
+    """A listing with its truth: the entry it was made from, or None for a benign listing."""
+
+    listing: Listing
+    entry_id: str | None
+    split: Split
+    tactic: str
+
+
+def split_of(key: str, config: BuildConfig) -> Split:
+    """A stable, seeded split by key, independent of order and of the rest of the data."""
+    digest = hashlib.sha256(f"{config.seed}:{key}".encode()).digest()
+    u = int.from_bytes(digest[:8], "big") / 2**64
+    if u < config.test_fraction:
+        return "test"
+    if u < config.test_fraction + config.valid_fraction:
+        return "valid"
+    return "train"
+
+
+def make_examples(
+    entries: Sequence[BlocklistEntry], benign: Sequence[Listing], config: BuildConfig
+) -> list[Example]:
+    categories = sorted({b.category for b in benign if b.category})
+
+    def categorised(listing: Listing, key: str) -> Listing:
+        # Real listings nearly always carry a category; generated positives without one would
+        # teach the classifier that "no category" means "recalled".
+        rng = random.Random(f"{config.seed}:category:{key}")
+        if not categories or rng.random() < 0.1:
+            return listing
+        return replace(listing, category=rng.choice(categories))
+
+    examples: list[Example] = []
+    for entry in entries:
+        split = split_of(entry.entry_id, config)
+        rng = random.Random(f"{config.seed}:plain:{entry.entry_id}")
+        for listing in attacks.plain_variants(entry, rng, n=config.variants_per_entry):
+            listing = categorised(listing, listing.listing_id or listing.title)
+            examples.append(Example(listing, entry.entry_id, split, "plain"))
+    if config.attack_tactics:
+        for item in attacks.generate(
+            entries, config.attack_tactics, per_tactic=config.attacks_per_tactic, seed=config.seed
+        ):
+            split = split_of(item.entry_id, config)
+            listing = categorised(item.listing, item.listing.listing_id or item.listing.title)
+            examples.append(Example(listing, item.entry_id, split, item.tactic))
+    for listing in benign:
+        examples.append(
+            Example(listing, None, split_of(listing.listing_id or listing.title, config), "benign")
+        )
+    return examples
+
+
+def find_all(
+    search: CandidateSearch, listings: Sequence[Listing], batch: int, desc: str
+) -> list[Found]:
+    out: list[Found] = []
+    for start in tqdm(range(0, len(listings), batch), desc=desc, unit="batch", leave=False):
+        out.extend(search.find(listings[start : start + batch]))
+    return out
+
+
+def pair_labels(found: Found, entries: Sequence[BlocklistEntry], truth: str | None) -> np.ndarray:
+    return np.asarray([int(entries[e].entry_id == truth) for e in found.entries], dtype=int)
+
+
+def listing_scores(
+    classifier: MatchClassifier, found: Sequence[Found]
+) -> tuple[np.ndarray, list[np.ndarray]]:
+    """Listing-level score = the best candidate's probability (what the verdict reports)."""
+    stacked = CandidateSearch.stack(found)
+    proba = classifier.predict_proba(stacked)[:, 1] if len(stacked) else np.zeros(0)
+    per, start = [], 0
+    for f in found:
+        per.append(proba[start : start + len(f.entries)])
+        start += len(f.entries)
+    best = np.asarray([p.max() if len(p) else 0.0 for p in per])
+    return best, per
+
+
+def data_fingerprint(entries: Sequence[BlocklistEntry], benign: Sequence[Listing]) -> str:
+    h = hashlib.sha256()
+    for e in entries:
+        h.update(json.dumps(e.to_dict(), sort_keys=True).encode())
+    for listing in benign:
+        h.update(json.dumps(listing.to_dict(), sort_keys=True).encode())
+    return h.hexdigest()
+
+
+def build_bundle(
+    entries: Sequence[BlocklistEntry],
+    benign: Sequence[Listing],
+    config: BuildConfig | None = None,
+    encoder: Encoder | None = None,
+) -> Bundle:
+    """Index the entries, train and calibrate the classifier, choose thresholds on validation."""
+    config = config or BuildConfig()
+    if not entries:
+        raise ValueError("cannot build a bundle from an empty blocklist")
+    encoder = encoder or SentenceTransformerEncoder(config.encoder)
+    print(f"indexing {len(entries)} blocklist entries", flush=True)
+    index = BlocklistIndex.from_entries(entries, encoder)
+    search = CandidateSearch(encoder, index, config.search_k)
+    examples = make_examples(entries, benign, config)
+    found = find_all(search, [ex.listing for ex in examples], config.batch_size, "candidates")
+    by_split: dict[str, list[int]] = {"train": [], "valid": [], "test": []}
+    for i, ex in enumerate(examples):
+        by_split[ex.split].append(i)
+
+    train = [i for i in by_split["train"] if len(found[i].entries)]
+    X = CandidateSearch.stack([found[i] for i in train])
+    y = np.concatenate([pair_labels(found[i], index.entries, examples[i].entry_id) for i in train])
+    groups = np.concatenate([np.full(len(found[i].entries), i) for i in train])
+    print(f"training on {len(y)} pairs ({int(y.sum())} positive)", flush=True)
+    classifier = MatchClassifier(random_state=config.seed, **config.classifier).fit(X, y, groups)
+
+    valid = by_split["valid"]
+    scores, _ = listing_scores(classifier, [found[i] for i in valid])
+    y_valid = np.asarray([int(examples[i].entry_id is not None) for i in valid])
+    # Precision is measured at equal total weight for matches and benign listings, so the
+    # number of generated variants per entry cannot inflate it.
+    n_pos, n_neg = int(y_valid.sum()), int(len(y_valid) - y_valid.sum())
+    weights = np.where(y_valid == 1, 1.0 / max(n_pos, 1), 1.0 / max(n_neg, 1))
+    report = choose_thresholds(
+        y_valid, scores, config.precision_target, config.recall_target, sample_weight=weights
+    )
+    fingerprint = data_fingerprint(entries, benign)
+    stamp = datetime.now(UTC).strftime("%Y%m%d%H%M%S")
+    metrics = {
+        "validation": {k: v for k, v in asdict(report).items() if k != "thresholds"},
+        "counts": {
+            "entries": len(entries),
+            "benign_listings": len(benign),
+            **{f"{s}_listings": len(v) for s, v in by_split.items()},
+            "train_pairs": len(y),
+        },
+    }
+    bundle_config = BundleConfig(
+        version=f"{stamp}-{fingerprint[:8]}",
+        thresholds=report.thresholds,
+        encoder_name=config.encoder,
+        search_k=config.search_k,
+        classifier_params=classifier.get_params(),
+        metrics=metrics,
+        training={"config": asdict(config), "data_sha256": fingerprint},
+    )
+    return Bundle(config=bundle_config, encoder=encoder, index=index, classifier=classifier)

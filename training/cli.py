@@ -1,0 +1,167 @@
+"""The `recallguard` console script: one entry point for building, screening and serving.
+
+Each subcommand lives in the module that owns it and registers itself here through a small
+`register(subparsers)` hook, so this file stays a dispatcher.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("BENTOML_DO_NOT_TRACK", "true")
+
+
+PLUGINS = (
+    "training.screen_cli",  # recallguard screen
+    "training.evaluate",  # recallguard evaluate
+    "training.train_cli",  # recallguard train / promote
+    "training.blocklist_cli",  # recallguard blocklist / catalog
+    "service.review.cli",  # recallguard export-labels / keys / takedowns
+)
+
+
+class CLIError(Exception):
+    """A user mistake: printed as one line, exit status 2, no traceback."""
+
+
+def cmd_build(args: argparse.Namespace) -> int:
+    from training import registry
+
+    if args.if_missing and args.out is None and registry.has_bundle():
+        print(
+            "a bundle is already in the BentoML store; not rebuilding (drop --if-missing to force)"
+        )
+        return 0
+    from training.build import BuildConfig, build_bundle
+    from training.loaders import load_amazon_listings, load_default_blocklist
+
+    entries = load_default_blocklist()
+    benign = load_amazon_listings()
+    if args.limit_benign:
+        benign = benign[: args.limit_benign]
+    config = BuildConfig(seed=args.seed)
+    bundle = build_bundle(entries, benign, config)
+    report = bundle.config.metrics["validation"]
+    t = bundle.config.thresholds
+    print(
+        f"bundle {bundle.config.version}: block >= {t.block:.4f} (validation precision "
+        f"{report['block_precision']:.4f}, recall {report['block_recall']:.4f}); "
+        f"review >= {t.review:.4f} (recall {report['review_recall']:.4f})"
+    )
+    if args.out is not None:
+        bundle.save(args.out)
+        print(f"saved to {args.out}")
+    if not args.no_register:
+        print(f"registered as {registry.register(bundle)}")
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    env = dict(os.environ)
+    if args.bundle:
+        env["RECALLGUARD_BUNDLE"] = args.bundle
+    root = Path(__file__).resolve().parents[1]
+    cmd = [
+        sys.executable,
+        "-m",
+        "bentoml",
+        "serve",
+        "service.service:RecallGuard",
+        "--port",
+        str(args.port),
+        "--host",
+        args.host,
+    ]
+    return subprocess.call(cmd, cwd=root, env=env)
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    from training import registry
+
+    rows = registry.list_bundles()
+    if args.json:
+        print(json.dumps(rows, indent=2, default=str))
+        return 0
+    if not rows:
+        print("no bundles; run `recallguard build`")
+    for row in rows:
+        meta = row["metadata"]
+        t = meta.get("thresholds", {})
+        print(
+            f"{row['tag']}  created {row['created'][:19]}  block>={t.get('block')}  "
+            f"review>={t.get('review')}  labels={row['labels']}"
+        )
+    return 0
+
+
+def build_parser(
+    extra: Sequence[Callable[[argparse._SubParsersAction], None]] = (),
+) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="recallguard",
+        description="Keep recalled and dangerous toys off marketplaces.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("build", help="build the default bundle from the bundled real data")
+    p.add_argument("--out", type=Path, default=None, help="also write the bundle folder here")
+    p.add_argument("--no-register", action="store_true", help="do not add it to the BentoML store")
+    p.add_argument("--if-missing", action="store_true", help="do nothing if a bundle exists")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--limit-benign", type=int, default=0, help="use only the first N benign listings"
+    )
+    p.set_defaults(func=cmd_build)
+
+    p = sub.add_parser("serve", help="serve the screening API with BentoML")
+    p.add_argument("--port", type=int, default=int(os.environ.get("PORT", "3000")))
+    p.add_argument("--host", default="0.0.0.0")
+    p.add_argument("--bundle", default=None, help="bundle folder or store tag (default: latest)")
+    p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("models", help="list bundles in the BentoML store")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_models)
+
+    for register in extra:
+        register(sub)
+    return parser
+
+
+def _plugins() -> list[Callable[[argparse._SubParsersAction], None]]:
+    """Subcommands owned by other modules; a missing optional module just drops its commands."""
+    import importlib
+
+    hooks = []
+    for name in PLUGINS:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name != name:
+                raise
+            continue
+        hooks.append(module.register)
+    return hooks
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser(_plugins())
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except (CLIError, FileNotFoundError, ValueError, LookupError) as exc:
+        print(f"recallguard: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
