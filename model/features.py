@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 from rapidfuzz import fuzz
 
-from model.identifiers import canonical_id, extract_identifiers
+from model.identifiers import canonical_id, extract_identifiers, is_valid_gtin
 from model.normalise import fold, normalise, tokens
 from model.schema import BlocklistEntry, Listing
 
@@ -124,6 +124,12 @@ _STOPWORDS = frozenset(
 _WORD = re.compile(r"[A-Za-z0-9]+")
 
 
+def _given_id(raw: str) -> str:
+    """A platform-supplied identifier in the index's form (GTINs zero-padded to 14 digits)."""
+    canon = canonical_id(raw)
+    return canon.zfill(14) if canon.isdigit() and is_valid_gtin(canon) else canon
+
+
 def known_identifier_ngrams(text: str, known: Container[str], max_n: int = 3) -> frozenset[str]:
     """Identifiers from the blocklist that appear in the text split up or re-punctuated.
 
@@ -168,7 +174,7 @@ class ListingView:
         raw = fold(" ".join([listing.text(), listing.description[:2000]]))
         text = normalise(listing.text())
         words = frozenset(tokens(listing.text()))
-        given = {canonical_id(i) for i in listing.identifiers}
+        given = {_given_id(i) for i in listing.identifiers}
         ids = (
             extract_identifiers(raw)
             | known_identifier_ngrams(raw, known_ids)

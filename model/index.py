@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -89,6 +89,56 @@ class BlocklistIndex:
             index.add(np.ascontiguousarray(vectors, dtype=np.float32))
         return cls(entries, rows, index)
 
+    def with_changes(
+        self,
+        upserts: Sequence[BlocklistEntry],
+        removals: Collection[str],
+        encoder: Encoder,
+    ) -> BlocklistIndex:
+        """A new index with `upserts` added or replaced and `removals` dropped.
+
+        Copy-on-write: this index is never touched, so screens running on it finish unharmed
+        while the caller swaps in the new one. Only the changed entries are embedded; the rows
+        of every other entry are copied as they are (a blocklist is thousands of rows, so the
+        copy costs milliseconds). Unknown ids in `removals` are ignored.
+        """
+        ids = [e.entry_id for e in upserts]
+        if len(set(ids)) != len(ids):
+            raise ValueError("entry_id values in one change must be unique")
+        drop = set(removals) | set(ids)
+        keep = [i for i, e in enumerate(self.entries) if e.entry_id not in drop]
+        position = np.full(len(self.entries), -1, dtype=np.int64)
+        position[keep] = np.arange(len(keep))
+        kept_rows = position[self.rows]
+        mask = kept_rows >= 0
+        old = (
+            self.index.reconstruct_n(0, self.index.ntotal)
+            if self.index.ntotal
+            else np.zeros((0, self.dim), np.float32)
+        )
+        texts: list[str] = []
+        rows: list[int] = [int(r) for r in kept_rows[mask]]
+        for j, entry in enumerate(upserts):
+            for text in entry_texts(entry):
+                texts.append(text)
+                rows.append(len(keep) + j)
+        new = encoder.encode(texts) if texts else np.zeros((0, self.dim), np.float32)
+        if new.shape[1] != self.dim:
+            raise ValueError(f"encoder gives {new.shape[1]}-d vectors; the index holds {self.dim}")
+        index = faiss.IndexFlatIP(self.dim)
+        vectors = np.vstack([old[mask], new]).astype(np.float32, copy=False)
+        if len(vectors):
+            index.add(np.ascontiguousarray(vectors))
+        entries = [self.entries[i] for i in keep] + list(upserts)
+        return BlocklistIndex(entries, rows, index)
+
+    def position(self, entry_id: str) -> int | None:
+        """Where an entry sits in this index (positions change between versions)."""
+        for i, entry in enumerate(self.entries):
+            if entry.entry_id == entry_id:
+                return i
+        return None
+
     def search(self, vectors: np.ndarray, k: int) -> list[list[Hit]]:
         """Top-k distinct entries per query vector, best text row per entry."""
         if self.index.ntotal == 0:
@@ -115,6 +165,11 @@ class BlocklistIndex:
         for ident in identifiers:
             found.update(self.by_identifier.get(ident, ()))
         return found
+
+    def vectors_of(self, entry: int) -> np.ndarray:
+        """The stored embeddings of one entry's texts (one row per text)."""
+        row_ids = np.flatnonzero(self.rows == entry)
+        return np.vstack([self.index.reconstruct(int(r)) for r in row_ids])
 
     def similarity(self, vector: np.ndarray, entry: int) -> float:
         """Cosine between a query and an entry's best row (for entries found by identifier only)."""

@@ -17,6 +17,8 @@ from model.bundle import Bundle
 from model.schema import Listing
 from model.screener import Screener
 from model.verdict import Verdict
+from service.admin import Admin
+from service.admin_api import create_admin_app
 from service.auth import KeyStore
 from service.review import ReviewConfig, ReviewQueue, TakedownNotifier, create_review_app
 from service.schemas import MAX_BATCH, ListingIn, VerdictOut
@@ -28,8 +30,13 @@ review_app = create_review_app(
     lambda: bentoml.get_current_service().review_queue,
     lambda: bentoml.get_current_service().keys,
 )
+admin_app = create_admin_app(
+    lambda: bentoml.get_current_service().admin,
+    lambda: bentoml.get_current_service().keys,
+)
 
 
+@bentoml.asgi_app(admin_app, path="/admin")
 @bentoml.asgi_app(review_app, path="/review")
 @bentoml.service(
     name="recallguard",
@@ -41,7 +48,7 @@ class RecallGuard:
     """Screens marketplace listings against the recall blocklist."""
 
     def __init__(self) -> None:
-        self.screener: Screener | None = None
+        self.admin: Admin | None = None
         config = ReviewConfig.from_env()
         self.keys = KeyStore.from_env()
         self.review_queue = ReviewQueue.from_config(config)
@@ -55,8 +62,14 @@ class RecallGuard:
             print(f"RecallGuard: no API keys configured; created a dev admin key: {dev_key}",
                   file=sys.stderr, flush=True)
         path = resolve()
-        self.screener = Screener(Bundle.load(path))
-        log.info("loaded bundle %s from %s", self.screener.version, path)
+        # Admin keeps the screener in step with run-time blocklist changes (service/admin.py).
+        self.admin = Admin(Bundle.load(path), path, config.data_home, self.review_queue)
+        log.info("loaded bundle %s from %s", self.admin.screener.version, path)
+
+    @property
+    def screener(self) -> Screener | None:
+        """The current screener; a blocklist change swaps it, so read it once per request."""
+        return None if self.admin is None else self.admin.screener
 
     def __is_ready__(self) -> bool:
         return self.screener is not None

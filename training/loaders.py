@@ -29,6 +29,7 @@ from model.identifiers import (
     is_valid_gtin,
 )
 from model.schema import MAX_TITLE_CHARS, BlocklistEntry, Listing
+from training.recall_titles import clean_brand, clean_text, split_cpsc_title, vocabulary
 
 log = logging.getLogger(__name__)
 
@@ -41,103 +42,6 @@ SPORTSGEAR_JSON = "cpsc-recalls-sportsgear-secondlook/recalls.json"
 EU_2025_CSV = "eu-safety-gate-tis2024/v2025-01-18_eu_alerts.csv"
 EU_2024_CSV = "eu-safety-gate-tis2024/v2024-12-07_eu_alerts.csv"
 AMAZON_CSV = "amazon-uk-toys-promptcloud/amazon_co-ecommerce_sample_reduced.csv"
-
-_MISSING = {"", "none", "null", "nan", "n/a", "na", "-", "unknown", "no brand", "unbranded"}
-_PRODUCT_END = re.compile(
-    r"\s+(?:Due to|Because|Sold (?:Exclusively|at|on|by)|Recall(?:ed)?\b|\(Recall Alert\))|[;:]"
-    r"|,\s*Due",
-    re.IGNORECASE,
-)
-_LEADING_NOISE = re.compile(
-    r"^(?:to (?:Repair|Replace|Refund)\s+|Recall of\s+|the\s+"
-    r"|(?:(?:Over|About|Nearly|More Than)\s+)?(?:One|Two|Three|[\d.,]+)\s+(?:Million|Thousand)\s+)",
-    re.IGNORECASE,
-)
-_TITLE_PATTERNS = (  # first match wins; "brand" may be absent, "rest" follows "Recalled"
-    re.compile(r"^CPSC,\s+(?P<brand>.+?),?\s+Announces?\s+Recall\s+(?:of\s+)?(?P<product>.+)$"),
-    re.compile(
-        r"^(?P<product>.+?)\s+(?:Recalled|Recall|Repair|Repaired|Replaced|Replacement|Retrofit)"
-        r"\s+by\s+(?P<brand>.+?)(?:\s+Due to\b.*|;.*)?$",
-        re.IGNORECASE,
-    ),
-    re.compile(r"^Recall of\s+(?P<product>.+?)\s+Expanded\b(?P<rest>.*)$"),
-    re.compile(
-        r"^(?P<brand>.+?)\s+(?:Recalls|Reannounces(?: and Expands)?|Expands|Renews Offer Of|Offers"
-        r"|Recall(?=\s+[A-Z])(?!\s+(?:Alert|Of|By|Announced|Expanded)\b))\s+(?P<product>.+)$"
-    ),
-    re.compile(r"^(?P<product>.+?)\s+Recalled\b(?P<rest>.*)$"),
-)
-_BY_PHRASE = re.compile(
-    r"(?:Imported|Manufactured|Distributed|Sold(?: Exclusively)?(?: on \w+)?) by (?P<who>[^;]+)$"
-)
-_CORPORATE = re.compile(
-    r"(?:,?\s+(?:Inc|LLC|L\.L\.C|Ltd|Co|Corp|Corporation|GmbH|LP|S\.A|Limited)\.?)+$",
-    re.IGNORECASE,
-)
-_GENERIC_LEADS = {"children's", "childrens", "kids", "baby", "infant", "toddler", "adult", "mini"}
-_GENERIC_LEADS |= {"halloween", "christmas", "easter", "led", "usb", "magnetic", "portable"}
-_GENERIC_LEADS |= {"montessori", "wooden", "plastic", "electric", "recalled", "certain"}
-_WORD = re.compile(r"(?<![\w'])[a-z][a-z'\-]+")
-
-
-def _clean(value: Any) -> str:
-    """Collapse stray tabs/newlines and map the scrapers' missing markers (literal "None") to ""."""
-    text = " ".join(str(value).split()) if value is not None else ""
-    return "" if text.lower() in ("none", "null", "nan") else text
-
-
-def _brand(value: Any) -> str:
-    text = re.sub(r"[®™©]", "", _clean(value)).strip(" ,.")
-    if "doing business as" in text or "d/b/a" in text or " dba " in text:
-        text = re.split(r"doing business as|d/b/a| dba ", text)[-1]
-    text = re.sub(r",?\s+of\s+[A-Z][\w .,'-]*$", "", text)  # "..., of Tianjin, China"
-    text = _CORPORATE.sub("", text.strip(" ,."))
-    return "" if text.lower() in _MISSING else text.strip(" ,.")
-
-
-def _vocabulary(texts: Iterable[str]) -> frozenset[str]:
-    """Lower-case words used mid-sentence in at least two records: ordinary words, not brands.
-
-    A recall title such as "KMUYSL Big Red Barn Farm Animal Playsets Recalled ..." names no brand
-    explicitly; its leading words that never appear lower-case elsewhere ("KMUYSL") are the brand.
-    """
-    seen: dict[str, int] = {}
-    for text in texts:
-        for word in set(_WORD.findall(text)):
-            seen[word] = seen.get(word, 0) + 1
-    return frozenset(w for w, n in seen.items() if n >= 2)
-
-
-def split_cpsc_title(title: str, vocab: frozenset[str] = frozenset()) -> tuple[str, str]:
-    """(brand, product name) from a CPSC notice title, e.g.
-
-    "Fisher-Price Recalls Dumbbell Toy in Baby Biceps Gift Sets Due to Choking Hazard" ->
-    ("Fisher-Price", "Dumbbell Toy in Baby Biceps Gift Sets"). Listings are phrased like the
-    product part, never like the "... Recalled Due to Risk of ..." sentence around it.
-    """
-    title = _clean(title)
-    brand, product = "", title
-    rest: str | None = None
-    for pattern in _TITLE_PATTERNS:
-        m = pattern.match(title)
-        if m:
-            groups = m.groupdict()
-            brand, product = groups.get("brand") or "", groups["product"]
-            rest = groups.get("rest")
-            break
-    product = _PRODUCT_END.split(product, maxsplit=1)[0]
-    product = _LEADING_NOISE.sub("", product).strip(" ,.-") or title
-    if not brand and rest is not None:
-        # "KMUYSL Big Red Barn ... Recalled": a first word that is no ordinary word is the brand.
-        words = product.split()
-        first = re.sub(r"'s$", "", words[0]) if len(words) > 1 else ""
-        generic = first.lower() in vocab or first.lower() in _GENERIC_LEADS
-        if first[:1].isalpha() and "-" not in first and not generic:
-            brand = first
-        by = _BY_PHRASE.search(rest)
-        if not brand and by:
-            brand = by.group("who")
-    return _brand(brand), product
 
 
 def _identifiers(
@@ -192,7 +96,7 @@ def _json_records(path: Path) -> list[dict[str, Any]]:
     if not isinstance(records, list):
         raise ValueError(f"{path}: expected an object with a 'recalls' list")
     for i, rec in enumerate(records):
-        if not isinstance(rec, dict) or not rec.get("id") or not _clean(rec.get("title")):
+        if not isinstance(rec, dict) or not rec.get("id") or not clean_text(rec.get("title")):
             raise ValueError(f"{path}: record {i}: not an object with 'id' and 'title'")
     return records
 
@@ -205,7 +109,7 @@ def _entry(where: str, **fields: Any) -> BlocklistEntry:
 
 
 def _cpsc_id(raw: Any, where: str) -> str:
-    text = _clean(raw).removeprefix("cpsc-")
+    text = clean_text(raw).removeprefix("cpsc-")
     if not text.isdigit():
         raise ValueError(f"{where}: CPSC recall id {raw!r} is not a number")
     return f"cpsc-{int(text)}"
@@ -213,7 +117,7 @@ def _cpsc_id(raw: Any, where: str) -> str:
 
 def _cpsc_entries(rows: list[tuple[str, dict[str, Any]]]) -> list[BlocklistEntry]:
     """Build entries from (where, normalised record) pairs; the three CPSC files share this."""
-    vocab = _vocabulary(f"{r['description']} {r['hazard']}" for _, r in rows)
+    vocab = vocabulary(f"{r['description']} {r['hazard']}" for _, r in rows)
     out = []
     for where, r in rows:
         brand, product = split_cpsc_title(r["title"], vocab)
@@ -222,7 +126,7 @@ def _cpsc_entries(rows: list[tuple[str, dict[str, Any]]]) -> list[BlocklistEntry
         fields = {k: r[k] for k in ("description", "hazard", "recall_date", "url")}
         entry_id = _cpsc_id(r["id"], where)
         name = r.get("name") or product
-        brand = brand or _brand(r.get("maker"))
+        brand = brand or clean_brand(r.get("maker"))
         out.append(
             _entry(where, entry_id=entry_id, source="cpsc", product_name=name, brand=brand,
                    model_numbers=models, gtins=gtins, **fields)
@@ -236,9 +140,9 @@ def load_cpsc_csv(path: Path) -> list[BlocklistEntry]:
     return _cpsc_entries(
         [
             (f"{path}: line {line}", {
-                "id": r["recall_id"], "title": _clean(r["title"]),
-                "description": _clean(r["description"]), "hazard": _clean(r["hazards"]),
-                "recall_date": _clean(r["recall_date"]), "url": _clean(r["url"]),
+                "id": r["recall_id"], "title": clean_text(r["title"]),
+                "description": clean_text(r["description"]), "hazard": clean_text(r["hazards"]),
+                "recall_date": clean_text(r["recall_date"]), "url": clean_text(r["url"]),
                 "maker": r.get("manufacturer"),
             })
             for line, r in rows
@@ -252,9 +156,9 @@ def _json_rows(
     """(where, record with the shared fields cleaned) for the two CPSC JSON files."""
     return [
         (f"{path}: record {i}", {
-            **r, "title": _clean(r["title"]), "description": _clean(r.get("description")),
-            "hazard": _clean(r.get("hazard")), "recall_date": _clean(r.get("date")),
-            "url": _clean(r.get("url")), "name": _clean(r.get("name")),
+            **r, "title": clean_text(r["title"]), "description": clean_text(r.get("description")),
+            "hazard": clean_text(r.get("hazard")), "recall_date": clean_text(r.get("date")),
+            "url": clean_text(r.get("url")), "name": clean_text(r.get("name")),
         })
         for i, r in enumerate(_json_records(path))
         if keep is None or keep(r)
@@ -306,32 +210,32 @@ def load_eu_alerts(path: Path) -> list[BlocklistEntry]:
     out = []
     for line, r in _csv_rows(path, required):
         where = f"{path}: line {line}"
-        alert = _clean(r["alert_number"]).replace(" ", "")
+        alert = clean_text(r["alert_number"]).replace(" ", "")
         if not re.fullmatch(r"[A-Z]+\d*/\d+/\d{2}", alert):
             raise ValueError(f"{where}: malformed alert number {r['alert_number']!r}")
-        generic, specific = _clean(r["product_name"]), _clean(r["product_description"])
-        barcodes = _clean(r.get("barcode")).replace(",", " ").replace(";", " ").split()
+        generic, specific = clean_text(r["product_name"]), clean_text(r["product_description"])
+        barcodes = clean_text(r.get("barcode")).replace(",", " ").replace(";", " ").split()
         coded = [b for b in barcodes if not is_valid_gtin(b)]
         coded = [b for b in coded if extract_asins(b) or extract_model_numbers(b.upper())]
-        structured = _clean(r.get("model_type_number"))
+        structured = clean_text(r.get("model_type_number"))
         models = [m for m in re.split(r"[,;]", structured) if m.strip()] + coded
         models_t, gtins_t = _identifiers(
             f"{generic}\n{specific}", models, [b for b in barcodes if is_valid_gtin(b)]
         )
-        category = re.sub(r"\bchildrens\b", "children's", _clean(r.get("product_category")))
+        category = re.sub(r"\bchildrens\b", "children's", clean_text(r.get("product_category")))
         out.append(
             _entry(
                 where,
                 entry_id=f"eu-{alert}",
                 source="eu",
                 product_name=_eu_name(generic, specific),
-                brand=_brand(r["brand"]),
+                brand=clean_brand(r["brand"]),
                 model_numbers=models_t,
                 gtins=gtins_t,
                 description=specific,
-                hazard=_clean(r.get("risk_description")) or _clean(r["risk_type"]),
+                hazard=clean_text(r.get("risk_description")) or clean_text(r["risk_type"]),
                 recall_date=f"20{alert[-2:]}",  # the alert number's year: the only date there is
-                url=_clean(r.get("case_url")),
+                url=clean_text(r.get("case_url")),
                 category=category,
             )
         )
@@ -389,13 +293,13 @@ def load_amazon_listings_with_stats(
     listings: list[Listing] = []
     skipped = 0
     for line, r in _csv_rows(path, ("uniq_id", "product_name", "price")):
-        title = _clean(r["product_name"])
+        title = clean_text(r["product_name"])
         if not title:
             skipped += 1
             continue
         if len(title) > MAX_TITLE_CHARS:  # 1 real title is 536 chars; the API caps at 500
             title = title[:MAX_TITLE_CHARS].rsplit(" ", 1)[0]
-        price_text = _clean(r["price"])
+        price_text = clean_text(r["price"])
         try:
             price = float(price_text) if price_text else None
         except ValueError:
@@ -405,10 +309,10 @@ def load_amazon_listings_with_stats(
         try:
             listing = Listing(
                 title=title,
-                listing_id=_clean(r["uniq_id"]),
-                brand=_clean(r.get("manufacturer")),
+                listing_id=clean_text(r["uniq_id"]),
+                brand=clean_text(r.get("manufacturer")),
                 price=price,
-                category=_clean(r.get("amazon_category_and_sub_category")),
+                category=clean_text(r.get("amazon_category_and_sub_category")),
             )
         except ValueError as exc:
             raise ValueError(f"{path}: line {line}: {exc}") from exc

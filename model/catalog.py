@@ -1,0 +1,380 @@
+"""The platform's live catalogue: listing embeddings in a FAISS index sized for millions.
+
+SQLite (``catalog.sqlite3``) is the truth: one row per listing with its JSON, its embedding
+(float32 bytes), whether it is still live, and ``seq``, the number of the write that last
+touched it; identifiers found in listings sit in a side table for exact lookup. The FAISS index
+(`model.ann`) is a cache of those rows, checkpointed to ``index-<seq>.faiss`` and named by the
+pointer file ``index.json`` (both replaced atomically). On open, and before every search, rows
+written after the index's ``seq`` (by this or any other process) are replayed into it, so a
+crash loses no listing and writers never wait for a checkpoint.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import re
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import faiss
+import numpy as np
+
+from model.ann import IndexSpec, atomic_write_text, build_index, spec_of, write_index_atomic
+from model.features import ListingView
+from model.identifiers import canonical_id
+from model.normalise import fold
+from model.schema import Listing
+
+DB_FILE = "catalog.sqlite3"
+POINTER_FILE = "index.json"
+_WORD = re.compile(r"[A-Za-z0-9]+")
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS listings (
+    id INTEGER PRIMARY KEY, listing_id TEXT NOT NULL UNIQUE, listing_json TEXT NOT NULL,
+    vector BLOB NOT NULL, active INTEGER NOT NULL, seq INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS listings_seq ON listings (seq);
+CREATE TABLE IF NOT EXISTS listing_ids (
+    identifier TEXT NOT NULL, id INTEGER NOT NULL, PRIMARY KEY (identifier, id)) WITHOUT ROWID;
+"""
+
+
+class CatalogError(ValueError):
+    """The catalogue cannot be used as asked (wrong encoder, missing listing id, ...)."""
+
+
+@dataclass(frozen=True)
+class AddResult:
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+
+
+def encoder_fingerprint(bundle_path: Path) -> str:
+    """Identity of a bundle's encoder (hash of its files): catalogue vectors are only comparable
+    with queries from the very same encoder."""
+    manifest = json.loads((Path(bundle_path) / "manifest.json").read_text())
+    files = {k: v for k, v in manifest["files"].items() if k.startswith("encoder/")}
+    return hashlib.sha256(json.dumps(files, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def listing_identifiers(listing: Listing) -> frozenset[str]:
+    """Identifiers to look a listing up by: those the screener extracts or the platform gave,
+    plus every run of 1-3 adjacent words with a digit joined ("aj0192 y3" -> AJ0192Y3), since
+    sellers split codes and the entry being swept is not known when the listing is indexed."""
+    found = set(ListingView.of(listing).identifiers)
+    words = _WORD.findall(fold(f"{listing.text()} {listing.description[:2000]}")[:5000])
+    for n in (1, 2, 3):
+        for i in range(len(words) - n + 1):
+            canon = canonical_id("".join(words[i : i + n]))
+            if 4 <= len(canon) <= 30 and any(c.isdigit() for c in canon):
+                found.add(canon)
+    return frozenset(found)
+
+
+class Catalog:
+    """Listings by platform `listing_id`; internal integer ids key the FAISS index."""
+
+    def __init__(self, root: Path, dim: int, encoder_id: str) -> None:
+        self.root = Path(root)
+        self.dim = dim
+        self.encoder_id = encoder_id
+        self.root.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.RLock()
+        with self._db() as db:
+            db.executescript(_SCHEMA)
+            for key, value in (("dim", str(dim)), ("encoder_id", encoder_id)):
+                db.execute("INSERT OR IGNORE INTO meta VALUES (?, ?)", (key, value))
+            meta = dict(db.execute("SELECT key, value FROM meta").fetchall())
+        if meta["dim"] != str(dim) or meta["encoder_id"] != encoder_id:
+            raise CatalogError(
+                f"the catalogue in {self.root} was embedded by encoder {meta['encoder_id']} "
+                f"({meta['dim']}-d); this bundle's is {encoder_id} ({dim}-d): re-index it with "
+                "`recallguard catalog index --reembed`"
+            )
+        self._pointer_stamp: int | None = None
+        self._seq = 0
+        self.checkpoint_seq = 0
+        self.index: faiss.Index = faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
+        self.spec = IndexSpec("flat")
+        self._load_checkpoint()
+        self.refresh()
+
+    # -- storage ------------------------------------------------------------------------------
+    @contextmanager
+    def _db(self) -> Iterator[sqlite3.Connection]:
+        db = sqlite3.connect(self.root / DB_FILE, timeout=30, isolation_level=None)
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=FULL")
+            yield db
+        finally:
+            db.close()
+
+    @contextmanager
+    def _file_lock(self) -> Iterator[None]:
+        with open(self.root / "lock", "a") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    def db_seq(self) -> int:
+        with self._db() as db:
+            return self._read_seq(db)
+
+    def __len__(self) -> int:
+        with self._db() as db:
+            return int(db.execute("SELECT count(*) FROM listings WHERE active = 1").fetchone()[0])
+
+    # -- writing ------------------------------------------------------------------------------
+    def unchanged(self, listings: Sequence[Listing]) -> list[bool]:
+        """Which listings are already live exactly as given (no need to embed them again)."""
+        out = []
+        with self._db() as db:
+            for listing in listings:
+                row = db.execute(
+                    "SELECT listing_json, active FROM listings WHERE listing_id = ?",
+                    (listing.listing_id,),
+                ).fetchone()
+                same = row is not None and row[1] == 1 and row[0] == _dumps(listing)
+                out.append(same)
+        return out
+
+    def add(self, listings: Sequence[Listing], vectors: np.ndarray) -> AddResult:
+        """Insert or replace listings (by listing_id) with their embeddings, in one transaction."""
+        if len(listings) != len(vectors):
+            raise ValueError(f"{len(listings)} listings but {len(vectors)} vectors")
+        if len(vectors) and vectors.shape[1] != self.dim:
+            raise CatalogError(f"vectors are {vectors.shape[1]}-d; the catalogue holds {self.dim}")
+        ids = [x.listing_id for x in listings]
+        if any(not i for i in ids):
+            raise CatalogError("every catalogue listing needs a listing_id")
+        if len(set(ids)) != len(ids):
+            raise CatalogError("the same listing_id appears twice in one batch")
+        added = updated = same = 0
+        with self._db() as db:
+            db.execute("BEGIN IMMEDIATE")
+            seq = self._next_seq(db)
+            for listing, vector in zip(listings, vectors, strict=True):
+                text = _dumps(listing)
+                row = db.execute(
+                    "SELECT id, listing_json, active FROM listings WHERE listing_id = ?",
+                    (listing.listing_id,),
+                ).fetchone()
+                if row is not None and row[1] == text and row[2] == 1:
+                    same += 1
+                    continue
+                blob = np.asarray(vector, np.float32).tobytes()
+                if row is None:
+                    cur = db.execute(
+                        "INSERT INTO listings (listing_id, listing_json, vector, active, seq) "
+                        "VALUES (?, ?, ?, 1, ?)",
+                        (listing.listing_id, text, blob, seq),
+                    )
+                    rowid = int(cur.lastrowid or 0)
+                    added += 1
+                else:
+                    rowid = int(row[0])
+                    db.execute(
+                        "UPDATE listings SET listing_json = ?, vector = ?, active = 1, seq = ? "
+                        "WHERE id = ?",
+                        (text, blob, seq, rowid),
+                    )
+                    db.execute("DELETE FROM listing_ids WHERE id = ?", (rowid,))
+                    updated += 1
+                db.executemany(
+                    "INSERT OR IGNORE INTO listing_ids VALUES (?, ?)",
+                    [(ident, rowid) for ident in listing_identifiers(listing)],
+                )
+            db.execute("COMMIT")
+        self.refresh()
+        return AddResult(added, updated, same)
+
+    def remove(self, listing_ids: Sequence[str]) -> int:
+        """Mark listings delisted; they stop being swept at once. Returns how many were live."""
+        with self._db() as db:
+            db.execute("BEGIN IMMEDIATE")
+            seq = self._next_seq(db)
+            n = 0
+            for listing_id in listing_ids:
+                n += db.execute(
+                    "UPDATE listings SET active = 0, seq = ? WHERE listing_id = ? AND active = 1",
+                    (seq, listing_id),
+                ).rowcount
+            db.execute("COMMIT")
+        self.refresh()
+        return n
+
+    @staticmethod
+    def _read_seq(db: sqlite3.Connection) -> int:
+        row = db.execute("SELECT value FROM meta WHERE key = 'seq'").fetchone()
+        return int(row[0]) if row else 0
+
+    @classmethod
+    def _next_seq(cls, db: sqlite3.Connection) -> int:
+        seq = cls._read_seq(db) + 1
+        db.execute("INSERT OR REPLACE INTO meta VALUES ('seq', ?)", (str(seq),))
+        return seq
+
+    # -- the FAISS index ----------------------------------------------------------------------
+    def _load_checkpoint(self) -> None:
+        pointer = self.root / POINTER_FILE
+        if not pointer.exists():
+            return
+        info = json.loads(pointer.read_text())
+        index = faiss.read_index(str(self.root / info["file"]))
+        if isinstance(index, faiss.IndexIVF):
+            index.nprobe = int(info["nprobe"])
+        with self._lock:
+            self.index = index
+            self.spec = IndexSpec(info["kind"], int(info.get("nlist", 0)), int(info["nprobe"]))
+            self._seq = self.checkpoint_seq = int(info["seq"])
+            self._pointer_stamp = pointer.stat().st_mtime_ns
+
+    def refresh(self) -> None:
+        """Catch the in-memory index up with rows written since (by any process)."""
+        pointer = self.root / POINTER_FILE
+        stamp = pointer.stat().st_mtime_ns if pointer.exists() else None
+        with self._lock:
+            if stamp != self._pointer_stamp:
+                self._load_checkpoint()  # another process re-built or checkpointed
+            with self._db() as db:
+                db.execute("BEGIN")
+                top = self._read_seq(db)
+                if top <= self._seq:
+                    db.execute("COMMIT")
+                    return
+                where = "seq > ? AND seq <= ?"
+                if self.index.ntotal:
+                    stale = db.execute(f"SELECT id FROM listings WHERE {where}", (self._seq, top))
+                    ids = np.asarray([r[0] for r in stale], np.int64)
+                    self.index.remove_ids(faiss.IDSelectorBatch(ids))
+                for ids, vectors in _batches(db, f"active = 1 AND {where}", (self._seq, top),
+                                             self.dim):  # fmt: skip
+                    self.index.add_with_ids(vectors, ids)
+                db.execute("COMMIT")
+            self._seq = top
+
+    def search(self, vectors: np.ndarray, k: int) -> list[list[tuple[int, float]]]:
+        """Top-k (internal id, cosine) per query vector."""
+        with self._lock:
+            if self.index.ntotal == 0:
+                return [[] for _ in range(len(vectors))]
+            sims, ids = self.index.search(np.ascontiguousarray(vectors, np.float32), k)
+        return [
+            [(int(i), float(s)) for i, s in zip(row_ids, row_sims, strict=True) if i >= 0]
+            for row_ids, row_sims in zip(ids, sims, strict=True)
+        ]
+
+    def rows_since_checkpoint(self) -> int:
+        """Rows a restart would replay; callers checkpoint when this grows large."""
+        with self._db() as db:
+            query = "SELECT count(*) FROM listings WHERE seq > ?"
+            return int(db.execute(query, (self.checkpoint_seq,)).fetchone()[0])
+
+    def checkpoint(self, spec: IndexSpec | None = None) -> IndexSpec:
+        """Persist the index; re-build it first when `spec` asks for another structure, or when
+        the catalogue outgrew it (exact -> IVF at `IVF_MIN`, twice the lists at 4x the size).
+
+        A re-build (minutes at a million listings) runs without the in-memory lock: searches
+        and writes go on against the old index, and rows written meanwhile are replayed into
+        the new one when it is swapped in.
+        """
+        with self._file_lock():
+            self.refresh()
+            current = self.spec
+            wanted = spec or IndexSpec.for_size(self.index.ntotal, current.nprobe)
+            outgrown = wanted.kind == "ivf" and (
+                current.kind == "flat" or wanted.nlist >= 2 * current.nlist
+            )
+            if (spec is not None and spec != current) or outgrown:
+                index, seq = self._build(wanted)
+                with self._lock:
+                    self.index, self._seq = index, seq
+                    self.spec = spec_of(index, wanted.nprobe)
+                    self.refresh()
+            with self._lock:
+                if isinstance(self.index, faiss.IndexIVF):
+                    self.index.nprobe = wanted.nprobe
+                    self.spec = spec_of(self.index)
+                name = f"index-{self._seq}.faiss"
+                write_index_atomic(self.index, self.root / name)
+                info = {"file": name, "seq": self._seq, "kind": self.spec.kind,
+                        "nlist": self.spec.nlist, "nprobe": self.spec.nprobe}  # fmt: skip
+                atomic_write_text(self.root / POINTER_FILE, json.dumps(info))
+                self._pointer_stamp = (self.root / POINTER_FILE).stat().st_mtime_ns
+                self.checkpoint_seq = self._seq
+            for old in self.root.glob("index-*.faiss"):
+                if old.name != name:
+                    old.unlink(missing_ok=True)
+            return self.spec
+
+    def _build(self, spec: IndexSpec) -> tuple[faiss.Index, int]:
+        """A new index over every live row, and the write `seq` it is complete up to."""
+        with self._db() as db:
+            db.execute("BEGIN")  # one consistent snapshot of rows and seq
+            seq = self._read_seq(db)
+            n = int(db.execute("SELECT count(*) FROM listings WHERE active = 1").fetchone()[0])
+            ids = np.empty(n, np.int64)
+            vectors = np.empty((n, self.dim), np.float32)
+            at = 0
+            for chunk_ids, chunk in _batches(db, "active = 1", (), self.dim):
+                ids[at : at + len(chunk_ids)], vectors[at : at + len(chunk_ids)] = chunk_ids, chunk
+                at += len(chunk_ids)
+            db.execute("COMMIT")
+        return build_index(spec, self.dim, vectors[:at], ids[:at]), seq
+
+    # -- lookups ------------------------------------------------------------------------------
+    def lookup(self, identifiers: frozenset[str]) -> set[int]:
+        """Live listings carrying any of these canonical identifiers."""
+        if not identifiers:
+            return set()
+        with self._db() as db:
+            rows = db.execute(
+                "SELECT DISTINCT l.id FROM listing_ids i JOIN listings l ON l.id = i.id "
+                f"WHERE l.active = 1 AND i.identifier IN ({','.join('?' * len(identifiers))})",
+                sorted(identifiers),
+            ).fetchall()
+        return {int(r[0]) for r in rows}
+
+    def fetch(self, ids: Sequence[int]) -> tuple[list[int], list[Listing], np.ndarray]:
+        """(ids still live, their listings, their stored embeddings), in the order of `ids`."""
+        if not ids:
+            return [], [], np.zeros((0, self.dim), np.float32)
+        with self._db() as db:
+            rows = db.execute(
+                "SELECT id, listing_json, vector FROM listings "
+                f"WHERE active = 1 AND id IN ({','.join('?' * len(ids))})",
+                list(ids),
+            ).fetchall()
+        by_id = {int(r[0]): r for r in rows}
+        found = [by_id[i] for i in ids if i in by_id]
+        listings = [Listing.from_dict(json.loads(r[1])) for r in found]
+        return [int(r[0]) for r in found], listings, _stack([r[2] for r in found], self.dim)
+
+
+def _dumps(listing: Listing) -> str:
+    return json.dumps(listing.to_dict(), sort_keys=True, ensure_ascii=False)
+
+
+def _batches(
+    db: sqlite3.Connection, where: str, params: tuple[int, ...], dim: int, size: int = 50_000
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """(ids, vectors) of the listings matching `where`, a bounded chunk at a time."""
+    cursor = db.execute(f"SELECT id, vector FROM listings WHERE {where} ORDER BY id", params)
+    while rows := cursor.fetchmany(size):
+        yield np.asarray([r[0] for r in rows], np.int64), _stack([r[1] for r in rows], dim)
+
+
+def _stack(blobs: Sequence[bytes], dim: int) -> np.ndarray:
+    if not blobs:
+        return np.zeros((0, dim), np.float32)
+    return np.vstack([np.frombuffer(b, np.float32) for b in blobs])

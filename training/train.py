@@ -1,0 +1,212 @@
+"""Retrain a bundle on labelled pairs: fine-tune, re-index, classify, calibrate, set thresholds.
+
+1. The encoder is fine-tuned on the training pairs (`training.finetune`), starting from the
+   base bundle's own encoder, so retraining builds on what is served rather than starting over.
+2. The blocklist (the base bundle's entries plus any entry the pairs files define) is indexed
+   again with the new encoder: old vectors mean nothing to a new model.
+3. The pair classifier is trained only on the labelled pairs' features, computed through the
+   production candidate search, so it sees exactly what the screener will. `MatchClassifier`
+   calibrates it on a held-out quarter of the training listings (grouped by listing).
+   The bundle build's synthetic examples are deliberately not mixed in: the point of
+   retraining is to learn what reviewers decided, and `promote` guards against a worse result.
+4. Thresholds come from the validation pairs: the block threshold meets the precision target
+   and the review threshold the recall target, as in the build; with `match_threshold` a single
+   F1-maximising cut is used instead (plain pair-matching data has no review band).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import tempfile
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from model.bundle import ENCODER_DIR, Bundle, BundleConfig
+from model.candidates import CandidateSearch
+from model.classifier import MatchClassifier
+from model.decision import choose_thresholds
+from model.encoder import DEFAULT_MODEL, Encoder, SentenceTransformerEncoder
+from model.index import BlocklistIndex
+from model.schema import BlocklistEntry
+from model.verdict import Thresholds
+from training.finetune import FinetuneConfig, FinetuneReport, finetune
+from training.pair_scoring import MISSED, score_pairs, training_rows
+from training.pairs import PairSet
+from training.pairs_eval import DEFAULT_PRECISION_TARGET, at_threshold, best_f1_threshold
+from training.pairs_eval import pair_metrics
+
+DEFAULT_RECALL_TARGET = 0.98
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything a retraining run depends on besides the data; stored in the bundle."""
+
+    finetune: FinetuneConfig = field(default_factory=FinetuneConfig)
+    seed: int = 0
+    match_threshold: bool = False
+    implied_negatives: bool = True
+    precision_target: float | None = None  # None: the base bundle's, else 0.99
+    recall_target: float | None = None  # None: the base bundle's, else 0.98
+    search_k: int | None = None  # None: the base bundle's, else 10
+
+
+@dataclass(frozen=True)
+class BaseModel:
+    """Where retraining starts: a bundle (and its folder) or just the packaged encoder."""
+
+    bundle: Bundle | None
+    path: Path | None
+
+    @property
+    def entries(self) -> list[BlocklistEntry]:
+        return list(self.bundle.index.entries) if self.bundle else []
+
+    @property
+    def encoder_source(self) -> str:
+        return str(self.path / ENCODER_DIR) if self.path else DEFAULT_MODEL
+
+    @property
+    def version(self) -> str:
+        return self.bundle.config.version if self.bundle else ""
+
+    def validation(self, key: str, default: float) -> float:
+        if not self.bundle:
+            return default
+        return float(self.bundle.config.metrics.get("validation", {}).get(key, default))
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    bundle: Bundle
+    validation: dict[str, Any]
+    rows: dict[str, int]
+    finetune: FinetuneReport | None
+
+
+def load_base(path: Path | None, encoder: Encoder | None = None) -> BaseModel:
+    """`path` None: no base bundle (packaged encoder, blocklist only from the pairs files)."""
+    if path is None:
+        return BaseModel(None, None)
+    return BaseModel(Bundle.load(path, encoder=encoder), Path(path))
+
+
+def merged_entries(base: BaseModel, *sets: PairSet) -> list[BlocklistEntry]:
+    entries = {e.entry_id: e for e in base.entries}
+    for pair_set in sets:
+        for entry in pair_set.new_entries:
+            entries.setdefault(entry.entry_id, entry)
+    if not entries:
+        raise ValueError("no blocklist: give a base bundle or pairs that define their entries")
+    return list(entries.values())
+
+
+def _thresholds(
+    labels: np.ndarray, proba: np.ndarray, config: TrainConfig, p: float, r: float
+) -> tuple[Thresholds, dict[str, Any]]:
+    if config.match_threshold:
+        from training.pair_scoring import RETRIEVED, ScoredPairs
+
+        scored = ScoredPairs(labels, proba, np.full(len(labels), RETRIEVED))
+        t = best_f1_threshold(scored)
+        at = at_threshold(scored, t)
+        report = {"mode": "max_f1", "block_precision": at.precision, "block_recall": at.recall,
+                  "review_precision": at.precision, "review_recall": at.recall, "f1": at.f1}  # fmt: skip
+        return Thresholds(block=t, review=t), report
+    chosen = choose_thresholds(labels, proba, p, r)
+    report = {k: v for k, v in asdict(chosen).items() if k != "thresholds"}
+    return chosen.thresholds, {"mode": "targets", **report}
+
+
+def _encoder(base: BaseModel, train: PairSet, entries: Sequence[BlocklistEntry],
+             config: TrainConfig, work: Path) -> tuple[Encoder, FinetuneReport | None]:  # fmt: skip
+    if config.finetune.epochs <= 0:
+        encoder = base.bundle.encoder if base.bundle else SentenceTransformerEncoder(DEFAULT_MODEL)
+        return encoder, None
+    return finetune(base.encoder_source, train.pairs, entries, work / ENCODER_DIR, config.finetune)
+
+
+def train_bundle(
+    base: BaseModel, train: PairSet, valid: PairSet, config: TrainConfig | None = None
+) -> TrainResult:
+    """Train a new bundle from labelled pairs; nothing is saved or registered here."""
+    config = config or TrainConfig()
+    entries = merged_entries(base, train, valid)
+    p_target = config.precision_target or base.validation(
+        "precision_target", DEFAULT_PRECISION_TARGET
+    )
+    r_target = config.recall_target or base.validation("recall_target", DEFAULT_RECALL_TARGET)
+    k = config.search_k or (base.bundle.config.search_k if base.bundle else 10)
+    with tempfile.TemporaryDirectory(prefix="recallguard-train-") as tmp:
+        encoder, tuned = _encoder(base, train, entries, config, Path(tmp))
+    print(f"indexing {len(entries)} blocklist entries with the new encoder", flush=True)
+    index = BlocklistIndex.from_entries(entries, encoder)
+    search = CandidateSearch(encoder, index, k)
+    rows = training_rows(search, train.pairs, config.implied_negatives)
+    if len(set(rows.y.tolist())) < 2:
+        raise ValueError(
+            f"the training pairs give {rows.stats['rows']} classifier rows of one class only; "
+            "they need both matches and non-matches that the search reaches"
+        )
+    params = dict(base.bundle.config.classifier_params) if base.bundle else {}
+    params["random_state"] = config.seed
+    print(f"training the classifier on {rows.stats['rows']} pair rows", flush=True)
+    classifier = MatchClassifier(**params).fit(rows.X, rows.y, rows.groups)
+    scored = score_pairs(search, classifier, valid.pairs, desc="validation pairs")
+    reached = scored.status != MISSED
+    if len(set(scored.labels[reached].tolist())) < 2:
+        raise ValueError("the validation pairs need both matches and non-matches the search reaches")
+    thresholds, chosen = _thresholds(
+        scored.labels[reached], scored.proba[reached], config, p_target, r_target
+    )
+    validation = pair_metrics(scored, thresholds, p_target)
+    metrics = {
+        "validation": {
+            **chosen,
+            "precision_target": p_target,
+            "recall_target": r_target,
+            "recall_at_precision_target": validation["recall_at_precision_target"],
+            "ece": validation["ece"],
+            "pr_auc": validation["pr_auc"],
+            "f1_at_block": validation["block"]["f1"],
+            "valid_sha256": valid.sha256(),
+            "reach": validation["reach"],
+        },
+        "counts": {"entries": len(entries), "train_pairs": len(train.pairs),
+                   "valid_pairs": len(valid.pairs), **rows.stats},  # fmt: skip
+        "finetune": asdict(tuned) if tuned else {},
+    }
+    params_record = {"train": asdict(config), "classifier": classifier.get_params()}
+    fingerprint = hashlib.sha256(
+        json.dumps([train.sha256(), valid.sha256(), base.version, params_record],
+                   sort_keys=True, default=str).encode()  # fmt: skip
+    ).hexdigest()
+    stamp = datetime.now(UTC).strftime("%Y%m%d%H%M%S%f")[:-3]
+    base_encoder = base.bundle.config.encoder_name if base.bundle else DEFAULT_MODEL
+    bundle_config = BundleConfig(
+        version=f"{stamp}-{fingerprint[:8]}",
+        thresholds=thresholds,
+        encoder_name=f"finetuned:{base_encoder}" if tuned else base_encoder,
+        search_k=k,
+        max_candidates=base.bundle.config.max_candidates if base.bundle else 5,
+        classifier_params=classifier.get_params(),
+        metrics=metrics,
+        training={
+            "kind": "retrain",
+            "base_model": base.version,
+            "base_encoder": base_encoder,
+            "data_sha256": train.sha256(),
+            "valid_sha256": valid.sha256(),
+            "train_file": str(train.path),
+            "valid_file": str(valid.path),
+            "params": params_record,
+        },
+    )
+    bundle = Bundle(config=bundle_config, encoder=encoder, index=index, classifier=classifier)
+    return TrainResult(bundle, validation, rows.stats, tuned)
