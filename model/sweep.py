@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from model.catalog import Catalog
 from model.encoder import Encoder
@@ -63,6 +64,7 @@ class SweepReport:
     hits: tuple[SweepHit, ...]
     search_ms: float
     score_ms: float
+    by_identifier: tuple[str, ...] = ()  # listing ids the identifier lookup found
 
 
 class KnownVectors:
@@ -107,7 +109,17 @@ def _focus(verdict: Verdict, candidate: Candidate, decision: Decision) -> Verdic
 def sweep_entry(
     screener: Screener, catalog: Catalog, entry_id: str, k: int = DEFAULT_K
 ) -> SweepReport:
-    """Find and score the catalogue listings that match one served entry."""
+    """Find and score the catalogue listings that match one served entry.
+
+    Runs with one OpenMP thread (in this thread only): FAISS and scikit-learn each bring their
+    own OpenMP runtime, and on a couple of cores their spinning worker pools starve each other,
+    which measured 200 ms to 7 s to score ~130 candidates instead of 70-140 ms single-threaded.
+    """
+    with threadpool_limits(limits=1, user_api="openmp"):
+        return _sweep(screener, catalog, entry_id, k)
+
+
+def _sweep(screener: Screener, catalog: Catalog, entry_id: str, k: int) -> SweepReport:
     index = screener.bundle.index
     position = index.position(entry_id)
     if position is None:
@@ -149,4 +161,5 @@ def sweep_entry(
         hits=tuple(hits),
         search_ms=round((searched - started) * 1000, 2),
         score_ms=round((done - searched) * 1000, 2),
+        by_identifier=tuple(x.listing_id for i, x in zip(ids, listings, strict=True) if i in by_id),
     )

@@ -21,12 +21,12 @@ from typing import Any
 
 from model.blocklist_store import BlocklistStore
 from model.bundle import Bundle
-from model.catalog import DB_FILE, AddResult, Catalog, encoder_fingerprint
+from model.catalog import DB_FILE, AddResult, Catalog, CatalogError, encoder_fingerprint
 from model.live_blocklist import LiveBlocklist, SyncResult
 from model.normalise import normalise
 from model.schema import BlocklistEntry, Listing
 from model.screener import Screener
-from model.sweep import SweepHit
+from model.sweep import SweepHit, UnknownEntry
 from model.sweep_log import SweepLog
 from service.review import ReviewQueue
 
@@ -85,6 +85,11 @@ class Admin:
         threading.Thread(target=self._sweeper, name="catalogue-sweeper", daemon=True).start()
         for job in self.sweeps.unfinished():  # claimed before a crash or restart
             self._jobs.put(job)
+        try:
+            for entry in self.store.state().active():  # added while no service was running
+                self.request_sweep(entry.entry_id, entry=entry)
+        except CatalogError as exc:  # e.g. embedded by another encoder: serve, sweep nothing
+            log.error("catalogue unusable, no sweeps until it is re-indexed: %s", exc)
         self.live.start(poll_seconds)
 
     @property
@@ -219,6 +224,8 @@ class Admin:
                 record = self.sweeps.run(sweep_id, self.screener, catalog, entry_id, self._route)
                 log.info("swept %s: %d candidates, %d block, %d review", entry_id,
                          record.candidates, record.blocks, record.reviews)  # fmt: skip
+            except UnknownEntry:
+                log.info("sweep %d skipped: %s was removed before it ran", sweep_id, entry_id)
             except Exception:
                 log.exception("sweep %d for %s failed", sweep_id, entry_id)
 

@@ -207,7 +207,7 @@ def create_admin_app(
     return Starlette(
         routes=routes,
         middleware=[Middleware(SecurityHeaders)],
-        exception_handlers={HTTPException: _http_error},
+        exception_handlers={HTTPException: _http_error, CatalogError: _catalog_error},
     )
 
 
@@ -216,3 +216,7 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     return JSONResponse(
         {"error": str(exc.detail)}, status_code=exc.status_code, headers=dict(exc.headers or {})
     )
+
+
+async def _catalog_error(request: Request, exc: Exception) -> Response:
+    return JSONResponse({"error": str(exc)}, status_code=409)

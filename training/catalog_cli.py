@@ -13,7 +13,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-from model.ann import IndexSpec
+from model.ann import DEFAULT_NPROBE, IndexSpec
 from model.bundle import Bundle
 from model.catalog import DB_FILE, Catalog, encoder_fingerprint
 from model.normalise import normalise
@@ -167,7 +167,7 @@ def register_catalog(subparsers: argparse._SubParsersAction) -> None:
     q.add_argument("file", type=Path)
     q.add_argument("--bundle", default=None)
     q.add_argument("--nlist", type=int, default=0, help="force an IVF index with N lists")
-    q.add_argument("--nprobe", type=int, default=48, help="IVF lists searched per query")
+    q.add_argument("--nprobe", type=int, default=DEFAULT_NPROBE, help="IVF lists per query")
     q.set_defaults(func=cmd_index)
 
     q = sub.add_parser("sweep", help="sweep the catalogue for one blocklist entry now")

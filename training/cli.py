@@ -94,10 +94,27 @@ def cmd_models(args: argparse.Namespace) -> int:
     for row in rows:
         meta = row["metadata"]
         t = meta.get("thresholds", {})
+        m = meta.get("metrics", {})
+        shown = [
+            f"{name}={m[key]:.4f}"
+            for name, key in (
+                ("block_precision", "validation.block_precision"),
+                ("block_recall", "validation.block_recall"),
+                ("review_recall", "validation.review_recall"),
+                ("recall@p", "validation.recall_at_precision_target"),
+                ("ece", "validation.ece"),
+                ("pr_auc", "validation.pr_auc"),
+            )
+            if isinstance(m.get(key), (int, float))
+        ]
+        mark = "* " if row.get("promoted") else "  "
+        base = f"  base={meta['base_model']}" if meta.get("base_model") else ""
         print(
-            f"{row['tag']}  created {row['created'][:19]}  block>={t.get('block')}  "
-            f"review>={t.get('review')}  labels={row['labels']}"
+            f"{mark}{row['tag']}  created {row['created'][:19]}  block>={t.get('block')}  "
+            f"review>={t.get('review')}  {' '.join(shown)}{base}  labels={row['labels']}"
         )
+    if rows:
+        print("* = promoted (served by `recallguard serve`); without one, the newest is served")
     return 0
 
 

@@ -16,21 +16,24 @@ import json
 import platform
 import sys
 import time
+from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from model.bundle import Bundle
-from model.encoder import Encoder
-from model.schema import Listing
-from model.screener import Screener
-from training.baselines import ExactMatch, FuzzyMatch, PlainEmbedding, placeholder_thresholds, tune
-from training.heldout import BENIGN, HeldOut, build_config, evaluation_set, tuning_set
 from training.metrics import ECE_BINS
-from training.scoring import Scored, score_model, summarise
+
+if TYPE_CHECKING:  # the heavy modules load only when an evaluation runs, not for every command
+    from model.encoder import Encoder
+    from model.schema import Listing
+    from training.heldout import HeldOut
+    from training.scoring import Scored
 
 WORST = 25
+# Baselines only tune two cut-offs; a few thousand validation listings pin them down, and
+# encoding all of them would double the run time on 2 cores.
+TUNING_CAP = 2000
 
 
 @dataclass(frozen=True)
@@ -84,12 +87,13 @@ def worst_misses(
     """Attacked listings the model did not send to review with the right recall, worst first:
     least probability on the true recall, then most confident in something else."""
     review = model.thresholds.review
-    rows = []
+    tops, scores = model.top, model.top_scores
+    rows: list[dict[str, Any]] = []
     for i, truth in enumerate(held.truth):
         if truth is None:
             continue
-        top = model.top[i]
-        top_score = float(model.top_scores[i])
+        top = tops[i]
+        top_score = float(scores[i])
         if top == truth and top_score >= review:
             continue
         rows.append(
@@ -113,14 +117,14 @@ def false_alarms(
     model: Scored, held: HeldOut, names: dict[str, str], n: int = 15
 ) -> list[dict[str, Any]]:
     """Benign listings with the highest scores: what an honest seller would suffer from."""
-    scores = model.top_scores
-    benign = [i for i, t in enumerate(held.tactics) if t == BENIGN]
+    scores, tops = model.top_scores, model.top
+    benign = [i for i, t in enumerate(held.truth) if t is None]
     benign.sort(key=lambda i: -scores[i])
     return [
         {
             "title": held.listings[i].text(),
-            "top_entry": model.top[i],
-            "top_name": names.get(model.top[i] or "", ""),
+            "top_entry": tops[i],
+            "top_name": names.get(tops[i] or "", ""),
             "p_top": float(scores[i]),
             "decision": model.thresholds.decide(float(scores[i])),
         }
@@ -138,24 +142,38 @@ def run_evaluation(
 ) -> dict[str, Any]:
     """Score the bundle and the baselines on its held-out split; write the report folder
     (default `reports/eval-<bundle version>`) and return the report as a dict."""
+    from model.bundle import CONFIG_FILE, Bundle
+    from model.normalise import normalise
+    from model.screener import Screener
+    from training.baselines import (
+        ExactMatch,
+        FuzzyMatch,
+        PlainEmbedding,
+        placeholder_thresholds,
+        tune,
+    )
+    from training.heldout import build_config, evaluation_set, tuning_set
     from training.loaders import load_amazon_listings
     from training.report import write_report
+    from training.scoring import score_model, summarise
 
     clock = time.perf_counter()
-    bundle = Bundle.load(bundle_path, encoder=encoder)
-    config = build_config(bundle.config.training)
-    out = Path("reports") / f"eval-{bundle.config.version}" if out is None else out
+    stored = json.loads((Path(bundle_path) / CONFIG_FILE).read_text())
+    config = build_config(stored.get("training", {}))
     seed = config.seed + 1 if seed is None else seed
     if seed == config.seed:
         raise ValueError(
             f"--seed {seed} is the seed the bundle was built with; evaluation attacks must use "
             "another one"
         )
+    bundle = Bundle.load(bundle_path, encoder=encoder)
+    out = Path("reports") / f"eval-{bundle.config.version}" if out is None else out
     benign = load_amazon_listings() if benign is None else benign
     entries = bundle.index.entries
     n_build = bundle.config.metrics.get("counts", {}).get("benign_listings") or len(benign)
     test = evaluation_set(entries, benign, config, seed, sample)
-    tuning = tuning_set(entries, benign[:n_build], config, seed, sample)
+    tuning_cap = TUNING_CAP if sample is None else min(sample, TUNING_CAP)
+    tuning = tuning_set(entries, benign[:n_build], config, seed, tuning_cap)
     if not test.n_positive or not test.n_benign:
         raise ValueError("the held-out split has no attacked or no benign listings to score")
     timings: dict[str, float] = {"load": time.perf_counter() - clock}
@@ -171,7 +189,9 @@ def run_evaluation(
     exact = ExactMatch(entries).score(test.listings)
     now = timed("exact_match", now)
     fuzzy = FuzzyMatch(entries)
-    fuzzy_t = tune(tuning, fuzzy.score(tuning.listings, placeholder_thresholds()).top_scores, config)
+    fuzzy_t = tune(
+        tuning, fuzzy.score(tuning.listings, placeholder_thresholds()).top_scores, config
+    )
     fuzzy_scored = fuzzy.score(test.listings, fuzzy_t)
     now = timed("rapidfuzz", now)
     plain = PlainEmbedding(entries, bundle.encoder)
@@ -180,7 +200,10 @@ def run_evaluation(
     plain_scored = plain.score(plain.vectors(test.listings), plain_t)
     timed("minilm_faiss", now)
 
-    systems = {s.name: summarise(s, test) for s in (model, exact, fuzzy_scored, plain_scored)}
+    products = {e.entry_id: f"{normalise(e.brand)}|{normalise(e.product_name)}" for e in entries}
+    systems = {
+        s.name: summarise(s, test, products) for s in (model, exact, fuzzy_scored, plain_scored)
+    }
     names = {e.entry_id: e.product_name for e in entries}
     report = {
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -190,6 +213,10 @@ def run_evaluation(
         "sample": sample,
         "counts": {
             "test_entries": len({t for t in test.truth if t is not None}),
+            "blocklist_entries": len(entries),
+            "entries_with_repeat_notices": sum(
+                n for n in Counter(products.values()).values() if n > 1
+            ),
             "attacked_listings": test.n_positive,
             "benign_listings": test.n_benign,
             "tuning_listings": len(tuning),
@@ -220,7 +247,11 @@ def _pairs(args: argparse.Namespace, bundle_path: Path) -> int:
     if not args.pairs.is_file():
         raise FileNotFoundError(f"pairs file {args.pairs} does not exist")
     result = pairs_eval.evaluate_pairs(bundle_path, args.pairs)
-    print(json.dumps(result, indent=2, default=str) if args.json else pairs_eval.pairs_markdown(result))
+    print(
+        json.dumps(result, indent=2, default=str)
+        if args.json
+        else pairs_eval.pairs_markdown(result)
+    )
     return 0
 
 
@@ -229,6 +260,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
     if args.sample is not None and args.sample < 1:
         raise ValueError(f"--sample must be a positive number of listings, got {args.sample}")
+    if args.out is not None and args.out.exists() and not args.out.is_dir():
+        raise ValueError(f"--out {args.out} is a file; give a folder for the report")
     bundle_path = registry.resolve(args.model)
     if args.pairs is not None:
         return _pairs(args, bundle_path)
@@ -251,7 +284,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--model", default=None, help="bundle folder or store tag (default: latest)")
     p.add_argument("--out", type=Path, default=None, help="report folder (default: reports/eval-…)")
     p.add_argument(
-        "--sample", type=int, default=None, help="at most N attacked and N benign listings"
+        "--sample",
+        type=int,
+        default=None,
+        help="about N attacked listings (equal share per tactic) and at most N benign ones",
     )
     p.add_argument(
         "--seed", type=int, default=None, help="attack seed (default: the build's seed + 1)"

@@ -16,6 +16,7 @@ and runs with deterministic torch algorithms: same pairs + seed -> same weights 
 
 from __future__ import annotations
 
+import hashlib
 import os
 import random
 import tempfile
@@ -44,6 +45,7 @@ class FinetuneConfig:
     mining_range: int = 20
     relative_margin: float = 0.05
     max_negatives_per_listing: int = 3
+    max_triplets: int = 2048  # per epoch: 64 steps of 32; 0 = no cap
     seed: int = 0
     progress: bool = True
 
@@ -58,6 +60,7 @@ class FinetuneReport:
     random_negative_rows: int
     entry_anchor_rows: int
     unused_negative_pairs: int
+    capped_triplets: int
     steps: int
     train_loss: float
     seconds: float
@@ -83,6 +86,7 @@ class _Triplets:
     labelled: int = 0
     entry_anchor: int = 0
     unused: int = 0
+    capped: int = 0
 
 
 def _triplets(pairs: Sequence[LabelledPair], cap: int) -> _Triplets:
@@ -116,15 +120,45 @@ def _triplets(pairs: Sequence[LabelledPair], cap: int) -> _Triplets:
     return out
 
 
-def _mine(model: Any, to_mine: list[tuple[str, str]], corpus: list[str], config: FinetuneConfig,
-          ) -> tuple[list[tuple[str, str, str]], int]:  # fmt: skip
+def _cap(plan: _Triplets, config: FinetuneConfig) -> _Triplets:
+    """Keep at most `max_triplets` (a seeded hash sample, mined ones counted before mining):
+    what bounds CPU time, since one step costs the same whatever the data set's size."""
+    total = len(plan.rows) + len(plan.to_mine)
+    if not config.max_triplets or total <= config.max_triplets:
+        return plan
+
+    def rank(item: tuple[str, ...]) -> bytes:
+        return hashlib.sha256(f"{config.seed}:{item}".encode()).digest()
+
+    keep = set(sorted([*plan.rows, *plan.to_mine], key=rank)[: config.max_triplets])
+    rows = [r for r in plan.rows if r in keep]
+    from_labels = set(plan.rows[: plan.labelled])
+    labelled = sum(1 for r in rows if r in from_labels)
+    return _Triplets(
+        rows=rows,
+        to_mine=[p for p in plan.to_mine if p in keep],
+        labelled=labelled,
+        entry_anchor=len(rows) - labelled,
+        unused=plan.unused,
+        capped=total - config.max_triplets,
+    )
+
+
+def _mine(
+    model: Any,
+    to_mine: list[tuple[str, str]],
+    corpus: list[str],
+    config: FinetuneConfig,
+) -> tuple[list[tuple[str, str, str]], int]:
     """Hard negatives from the blocklist; a seeded random entry where none qualifies."""
     from datasets import Dataset
     from sentence_transformers.util import mine_hard_negatives
 
     if not to_mine:
         return [], 0
-    data = Dataset.from_dict({"anchor": [a for a, _ in to_mine], "positive": [p for _, p in to_mine]})
+    data = Dataset.from_dict(
+        {"anchor": [a for a, _ in to_mine], "positive": [p for _, p in to_mine]}
+    )
     mined = mine_hard_negatives(
         data,
         model,
@@ -181,14 +215,15 @@ def finetune(
     model = SentenceTransformer(resolve_model(base_model), device="cpu")
     served_length = model.max_seq_length
     model.max_seq_length = config.max_seq_length
-    plan = _triplets(pairs, config.max_negatives_per_listing)
+    plan = _cap(_triplets(pairs, config.max_negatives_per_listing), config)
     corpus = sorted({entry_text(e) for e in entries} - {""})
     mined, fallback = _mine(model, plan.to_mine, corpus, config)
     rows = plan.rows + mined
     if not rows:
         raise ValueError("no positive pairs to fine-tune on: the training pairs need label-1 rows")
-    data = Dataset.from_dict({name: [r[i] for r in rows]
-                              for i, name in enumerate(("anchor", "positive", "negative"))})  # fmt: skip
+    data = Dataset.from_dict(
+        {name: [r[i] for r in rows] for i, name in enumerate(("anchor", "positive", "negative"))}
+    )
     deterministic = torch.are_deterministic_algorithms_enabled()
     torch.use_deterministic_algorithms(True, warn_only=True)
     try:
@@ -228,6 +263,7 @@ def finetune(
         random_negative_rows=fallback,
         entry_anchor_rows=plan.entry_anchor,
         unused_negative_pairs=plan.unused,
+        capped_triplets=plan.capped,
         steps=int(output.global_step),
         train_loss=float(output.training_loss),
         seconds=round(time.perf_counter() - started, 1),

@@ -50,7 +50,9 @@ def build_config(training: dict[str, Any]) -> BuildConfig:
     if not stored:
         raise ValueError("the bundle stores no build config; cannot recover its test split")
     known = {f.name for f in fields(BuildConfig)}
-    kwargs = {k: tuple(v) if isinstance(v, list) else v for k, v in stored.items() if k in known}
+    kwargs: dict[str, Any] = {
+        k: tuple(v) if isinstance(v, list) else v for k, v in stored.items() if k in known
+    }
     return BuildConfig(**kwargs)
 
 
@@ -86,14 +88,24 @@ def evaluation_set(
     sample: int | None = None,
 ) -> HeldOut:
     """Every tactic applied to every test-split entry (attack seed `seed`), plus the test-split
-    benign listings; `sample` keeps at most that many of each kind, drawn with `seed`."""
+    benign listings. `sample` keeps about that many attacked listings (an equal share per
+    tactic) and at most that many benign ones, drawn with `seed`."""
     test_entries, test_benign = in_split(entries, benign, config, "test")
     categories = sorted({b.category for b in benign if b.category})
     attacked = attacks.generate(test_entries, list(attacks.TACTICS), per_tactic=1, seed=seed)
     rng = random.Random(f"eval-sample:{seed}")
-    attacked = _sample(attacked, sample, rng)
+    if sample is not None:
+        # Spread evenly over tactics, so a small sample still has a row for every tactic.
+        per = -(-sample // len(attacks.TACTICS))
+        attacked = [
+            item
+            for tactic in attacks.TACTICS
+            for item in _sample([a for a in attacked if a.tactic == tactic], per, rng)
+        ]
     test_benign = _sample(test_benign, sample, rng)
-    listings, truth, tactics = [], [], []
+    listings: list[Listing] = []
+    truth: list[str | None] = []
+    tactics: list[str] = []
     for item in attacked:
         crng = random.Random(f"eval-category:{seed}:{item.listing.listing_id}")
         listings.append(with_categories(item.listing, categories, crng))

@@ -44,7 +44,9 @@ def pr_curve(scores: np.ndarray, correct: np.ndarray, n_positive: int) -> PRCurv
     s = np.asarray(scores, dtype=float)
     c = np.asarray(correct, dtype=bool)
     if s.shape != c.shape or s.ndim != 1:
-        raise ValueError(f"scores and correct must be 1-d and equal length, got {s.shape}, {c.shape}")
+        raise ValueError(
+            f"scores and correct must be 1-d and equal length, got {s.shape}, {c.shape}"
+        )
     if n_positive < int(c.sum()):
         raise ValueError("n_positive cannot be smaller than the number of correct listings")
     if not len(s):
@@ -78,7 +80,9 @@ class ReliabilityBin:
     observed_rate: float
 
 
-def reliability(proba: np.ndarray, outcome: np.ndarray, bins: int = ECE_BINS) -> list[ReliabilityBin]:
+def reliability(
+    proba: np.ndarray, outcome: np.ndarray, bins: int = ECE_BINS
+) -> list[ReliabilityBin]:
     """Equal-width bins over [0, 1]; the last bin includes 1.0; empty bins are kept (count 0)."""
     p = np.asarray(proba, dtype=float)
     y = np.asarray(outcome, dtype=float)

@@ -14,6 +14,7 @@ listing's candidates. Three cases, all counted:
 
 from __future__ import annotations
 
+import hashlib
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -25,7 +26,8 @@ from model.classifier import MatchClassifier
 from model.features import FEATURE_NAMES, EntryView, candidate_features
 from model.index import entry_identifiers, entry_texts
 from model.normalise import normalise
-from training.build import find_all
+from model.schema import Listing
+from training.build import BuildConfig, find_all, make_examples, pair_labels
 from training.pairs import LabelledPair
 
 RETRIEVED, MISSED, DIRECT = "retrieved", "missed", "direct"
@@ -147,8 +149,9 @@ def score_pairs(
         else:
             status[k] = MISSED
     if direct:
-        out[direct] = _direct_scores(search, classifier, [pairs[k] for k in direct],
-                                     [found[which[k]] for k in direct])  # fmt: skip
+        out[direct] = _direct_scores(
+            search, classifier, [pairs[k] for k in direct], [found[which[k]] for k in direct]
+        )
     labels = np.asarray([p.label for p in pairs], dtype=int)
     return ScoredPairs(labels, out, status.astype(str))
 
@@ -170,3 +173,51 @@ def _direct_scores(
         feats = candidate_features(f.view, views, [*f.cosines.tolist(), cosine])
         rows.append(feats[-1])
     return np.asarray(classifier.predict_proba(np.vstack(rows))[:, 1])
+
+
+def synthetic_rows(
+    search: CandidateSearch,
+    benign: Sequence[Listing],
+    n: int,
+    seed: int,
+    group_offset: int,
+) -> TrainingRows:
+    """Up to `n` of the bundle build's synthetic examples (clean and attacked variants of the
+    indexed entries, real benign listings), as classifier rows through the same search.
+
+    A sample, chosen by a stable hash, keeps what the base bundle learnt from the whole attack
+    suite in the retrained classifier at a fraction of a full build's cost.
+    """
+    config = BuildConfig(seed=seed, variants_per_entry=2)
+    examples = make_examples(search.index.entries, benign, config)
+    examples = sorted(
+        examples,
+        key=lambda ex: hashlib.sha256(
+            f"{seed}:{ex.tactic}:{ex.listing.to_dict()}".encode()
+        ).digest(),
+    )[:n]
+    found = find_all(search, [ex.listing for ex in examples], 256, "synthetic examples")
+    kept = [(f, ex) for f, ex in zip(found, examples, strict=True) if len(f.entries)]
+    if not kept:
+        empty = np.zeros((0, len(FEATURE_NAMES)), dtype=np.float32)
+        return TrainingRows(empty, np.zeros(0, dtype=int), np.zeros(0, dtype=int), {})
+    X = CandidateSearch.stack([f for f, _ in kept])
+    y = np.concatenate([pair_labels(f, search.index.entries, ex.entry_id) for f, ex in kept])
+    groups = np.concatenate(
+        [np.full(len(f.entries), group_offset + i) for i, (f, _) in enumerate(kept)]
+    )
+    stats = {
+        "synthetic_listings": len(kept),
+        "synthetic_rows": len(y),
+        "synthetic_positive_rows": int(y.sum()),
+    }
+    return TrainingRows(X, y, groups, stats)
+
+
+def combine(a: TrainingRows, b: TrainingRows) -> TrainingRows:
+    return TrainingRows(
+        np.vstack([a.X, b.X]),
+        np.concatenate([a.y, b.y]),
+        np.concatenate([a.groups, b.groups]),
+        {**a.stats, **b.stats},
+    )

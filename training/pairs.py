@@ -81,6 +81,11 @@ class PairsError(ValueError):
         super().__init__("\n  ".join(lines))
 
 
+def listing_key(listing: Listing) -> str:
+    """A listing's identity: all its fields, as canonical JSON."""
+    return json.dumps(listing.to_dict(), sort_keys=True, ensure_ascii=False)
+
+
 @dataclass(frozen=True)
 class LabelledPair:
     """One validated row: a listing, the entry it was judged against, and the verdict."""
@@ -95,7 +100,7 @@ class LabelledPair:
 
     def listing_key(self) -> str:
         """Identity of the listing, so every pair about one listing can be grouped."""
-        return json.dumps(self.listing.to_dict(), sort_keys=True, ensure_ascii=False)
+        return listing_key(self.listing)
 
     def to_row(self, entry_id_only: bool = True) -> dict[str, Any]:
         entry = {"entry_id": self.entry.entry_id} if entry_id_only else self.entry.to_dict()
@@ -129,11 +134,14 @@ class PairSet:
         return h.hexdigest()
 
 
-def _text_value(value: Any, where: str) -> str:
+_NUMERIC_OK = frozenset({"listing_id", "entry_id", "identifiers", "model_numbers", "gtins"})
+
+
+def _text_value(value: Any, where: str, numeric_ok: bool = False) -> str:
     if value is None:
         return ""
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return str(value)  # model numbers and ids are often numeric in CSV-born JSON
+    if numeric_ok and isinstance(value, int) and not isinstance(value, bool):
+        return str(value)  # ids and GTINs are often numbers in CSV-born JSON
     if not isinstance(value, str):
         raise ValidationError(f"{where} must be a string, got {type(value).__name__}")
     return value.strip()
@@ -143,8 +151,12 @@ def _list_value(value: Any, where: str) -> list[str]:
     if value is None or value == "":
         return []
     if isinstance(value, list):
-        return [_text_value(v, f"{where}[{i}]") for i, v in enumerate(value) if v not in ("", None)]
-    text = _text_value(value, where)
+        return [
+            _text_value(v, f"{where}[{i}]", numeric_ok=True)
+            for i, v in enumerate(value)
+            if v not in ("", None)
+        ]
+    text = _text_value(value, where, numeric_ok=True)
     return [p.strip() for p in text.replace("|", ";").split(";") if p.strip()]
 
 
@@ -162,9 +174,7 @@ def _price(value: Any, where: str, from_csv: bool) -> float | None:
     return float(value)
 
 
-def _fields(
-    raw: Mapping[str, Any], aliases: Mapping[str, str | None], side: str
-) -> dict[str, Any]:
+def _fields(raw: Mapping[str, Any], aliases: Mapping[str, str | None], side: str) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, value in raw.items():
         if key not in aliases:
@@ -179,7 +189,8 @@ def _fields(
         elif name in out and out[name] not in ("", None) and value not in ("", None):
             raise ValidationError(f"{side} gives {name} twice (as {key!r} and an alias)")
         elif name != "price":
-            out[name] = _text_value(value, f"{side}.{key}") or out.get(name, "")
+            text = _text_value(value, f"{side}.{key}", numeric_ok=name in _NUMERIC_OK)
+            out[name] = text or out.get(name, "")
         else:
             out[name] = value
     return out
@@ -207,7 +218,9 @@ class _Entries:
         if isinstance(raw, str):
             raw = {"entry_id": raw}
         if not isinstance(raw, dict):
-            raise ValidationError(f"entry must be an object or an entry_id, got {type(raw).__name__}")
+            raise ValidationError(
+                f"entry must be an object or an entry_id, got {type(raw).__name__}"
+            )
         data = _fields(raw, ENTRY_ALIASES, "entry")
         entry_id = data.get("entry_id", "")
         if not data.get("product_name"):
@@ -238,8 +251,10 @@ class _Entries:
         entry = BlocklistEntry(**data)
         previous = self.new.setdefault(entry_id, entry)
         if previous != entry:
-            raise ValidationError(f"entry_id {entry_id!r} is defined differently on an earlier line")
-        return entry
+            raise ValidationError(
+                f"entry_id {entry_id!r} is defined differently on an earlier line"
+            )
+        return previous
 
 
 def _label(value: Any, from_csv: bool) -> int:
@@ -311,8 +326,9 @@ def _csv_rows(text: str, delimiter: str) -> Iterator[tuple[int, Any]]:
         for values in reader:
             if any(v.strip() for v in values):
                 if len(values) != len(header):
-                    yield start, ValidationError(
-                        f"expected {len(header)} columns, got {len(values)}"
+                    yield (
+                        start,
+                        ValidationError(f"expected {len(header)} columns, got {len(values)}"),
                     )
                 else:
                     yield start, _csv_row(header, values)

@@ -120,10 +120,12 @@ def pair_metrics(
         ),
     )
     confusion = {
-        name: {d: int(np.sum((decision == d) & (scored.labels == lab)))
-               for d in ("block", "review", "allow")}
+        name: {
+            d: int(np.sum((decision == d) & (scored.labels == lab)))
+            for d in ("block", "review", "allow")
+        }
         for name, lab in (("match", 1), ("not_match", 0))
-    }  # fmt: skip
+    }
     return {
         "n_pairs": len(scored.labels),
         "n_positive": int(np.sum(scored.labels == 1)),

@@ -2,11 +2,19 @@
 
 The store gives versioned tags (`recallguard:<version>`), listing and metadata for free; the
 bundle itself lives in the model's `bundle/` sub-folder so its manifest stays self-contained.
+
+Promotion: BentoML model labels are fixed at creation, so which bundle is *promoted* (the one
+the service serves) is recorded in one small JSON file beside the store, `promotion.json` in
+`$BENTOML_HOME` (default `~/bentoml`), written atomically with the history of every promotion.
+`resolve()` serves the promoted bundle, or the latest one while nothing has been promoted.
 """
 
 from __future__ import annotations
 
+import json
 import os
+import tempfile
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +25,7 @@ from model.bundle import Bundle
 MODEL_NAME = "recallguard"
 BUNDLE_SUBDIR = "bundle"
 PROMOTED_LABEL = "promoted"
+PROMOTION_FILE = "promotion.json"
 
 
 class BundleNotFoundError(LookupError):
@@ -44,6 +53,13 @@ def register(bundle: Bundle, labels: dict[str, str] | None = None) -> str:
         "metrics": _flat_metrics(config.metrics),
         "data_sha256": config.training.get("data_sha256", ""),
     }
+    if config.training.get("kind") == "retrain":
+        metadata["base_model"] = config.training.get("base_model", "")
+        metadata["base_encoder"] = config.training.get("base_encoder", "")
+        metadata["valid_sha256"] = config.training.get("valid_sha256", "")
+        params = _flat_metrics(config.training.get("params", {}))
+        # BentoML metadata takes no nulls; an unset knob (None: "use the base's") is left out.
+        metadata["params"] = {k: v for k, v in params.items() if v is not None}
     with bentoml.models.create(
         f"{MODEL_NAME}:{config.version}", labels=labels or {}, metadata=metadata
     ) as stored:
@@ -58,9 +74,80 @@ def has_bundle() -> bool:
         return False
 
 
+def _promotion_path() -> Path:
+    home = os.environ.get("BENTOML_HOME") or os.path.join(os.path.expanduser("~"), "bentoml")
+    return Path(home) / PROMOTION_FILE
+
+
+def promotion_record() -> dict[str, Any]:
+    """{"tag": promoted tag or None, "history": [...]} (empty when nothing was ever promoted)."""
+    path = _promotion_path()
+    if not path.is_file():
+        return {"tag": None, "history": []}
+    try:
+        record = json.loads(path.read_text())
+    except ValueError as exc:
+        raise ValueError(f"{path} is not valid JSON ({exc}); fix or delete it") from exc
+    return {"tag": record.get("tag"), "history": list(record.get("history", []))}
+
+
+def promoted_tag() -> str | None:
+    """The promoted tag, if it is still in the store (a deleted model is not served)."""
+    tag = promotion_record()["tag"]
+    if not tag:
+        return None
+    try:
+        bentoml.models.get(tag)
+    except bentoml.exceptions.NotFound:
+        return None
+    return str(tag)
+
+
+def set_promoted(tag: str, **details: Any) -> None:
+    """Record `tag` as promoted (atomically), appending `details` to the history."""
+    stored = bentoml.models.get(tag)  # raises NotFound for an unknown tag
+    full = str(stored.tag)
+    record = promotion_record()
+    event = {"tag": full, "at": datetime.now(UTC).isoformat(), **details}
+    record = {"tag": full, "history": [*record["history"], event]}
+    path = _promotion_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".promotion-", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w") as fh:
+            json.dump(record, fh, indent=2, default=str)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def served_tag() -> str | None:
+    """What `resolve()` serves by default: the promoted bundle, else the latest one."""
+    tag = promoted_tag()
+    if tag:
+        return tag
+    try:
+        return str(bentoml.models.get(f"{MODEL_NAME}:latest").tag)
+    except bentoml.exceptions.NotFound:
+        return None
+
+
+def pin_served(reason: str) -> str | None:
+    """Promote what is served now if nothing is promoted yet, so that registering a new bundle
+    (which becomes "latest") does not change what the service serves."""
+    if promoted_tag():
+        return None
+    tag = served_tag()
+    if tag:
+        set_promoted(tag, by="pin", reason=reason)
+    return tag
+
+
 def resolve(ref: str | None = None) -> Path:
-    """A bundle folder from a path, a store tag, or (default) env RECALLGUARD_BUNDLE / latest."""
-    ref = ref or os.environ.get("RECALLGUARD_BUNDLE") or f"{MODEL_NAME}:latest"
+    """A bundle folder from a path, a store tag, or (default) env RECALLGUARD_BUNDLE, else the
+    promoted bundle, else the latest."""
+    ref = ref or os.environ.get("RECALLGUARD_BUNDLE") or promoted_tag() or f"{MODEL_NAME}:latest"
     path = Path(ref).expanduser()
     if path.is_dir():
         return path
@@ -76,14 +163,21 @@ def resolve(ref: str | None = None) -> Path:
 
 
 def list_bundles() -> list[dict[str, Any]]:
+    """Bundles newest first, each with its metadata and whether it is the promoted one."""
     rows = []
-    for stored in bentoml.models.list(MODEL_NAME):
+    try:
+        stored_models = bentoml.models.list(MODEL_NAME)
+    except bentoml.exceptions.NotFound:
+        return []
+    promoted = promoted_tag()
+    for stored in stored_models:
         rows.append(
             {
                 "tag": str(stored.tag),
                 "created": stored.info.creation_time.isoformat(),
                 "labels": dict(stored.info.labels),
                 "metadata": dict(stored.info.metadata),
+                "promoted": str(stored.tag) == promoted,
             }
         )
     return sorted(rows, key=lambda r: r["created"], reverse=True)

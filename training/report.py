@@ -13,7 +13,7 @@ from typing import Any
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.pyplot as plt
 
 PLOTS = ("pr_curves.png", "reliability.png", "per_tactic.png")
 LABELS = {
@@ -65,7 +65,8 @@ def _systems(report: dict[str, Any]) -> list[str]:
                 LABELS.get(name, name),
                 _pct(a["recall_review"]),
                 _pct(a["recall_block"]),
-                _pct(a["correct_in_candidates"]),
+                _pct(a["review_same_product"]),
+                _pct(a["review_in_candidates"]),
                 _pct(b["fpr_block"]),
                 _pct(b["flagged_review_or_block"]),
                 f"{s['pr_auc']:.3f}",
@@ -76,7 +77,8 @@ def _systems(report: dict[str, Any]) -> list[str]:
             ]
         )
     header = [
-        "system", "recall @review", "recall @block", "correct in candidates", "benign FPR @block",
+        "system", "recall @review", "recall @block", "@review, repeat notices ok",
+        "@review, in candidates", "benign FPR @block",
         "benign reaching review", "PR-AUC", "Brier", "ECE", "block / review cut", "targets met",
     ]  # fmt: skip
     return _table(header, rows)
@@ -89,10 +91,10 @@ def _tactics(report: dict[str, Any]) -> list[str]:
     rows = []
     for tactic, r in model.items():
         row = [tactic, str(r["recall_review"]["n"]), _pct(r["recall_block"]),
-               _pct(r["recall_review"]), _pct(r["correct_in_candidates"])]  # fmt: skip
+               _pct(r["recall_review"]), _pct(r["review_in_candidates"])]  # fmt: skip
         row += [_pct(systems[n]["per_tactic"][tactic]["recall_review"]) for n in others]
         rows.append(row)
-    header = ["tactic", "n", "model @block", "model @review", "model in candidates"]
+    header = ["tactic", "n", "model @block", "model @review", "model @review, in candidates"]
     header += [f"{LABELS.get(n, n)} @review" for n in others]
     return _table(header, rows)
 
@@ -115,8 +117,12 @@ def _misses(report: dict[str, Any]) -> list[str]:
 
 def _alarms(report: dict[str, Any]) -> list[str]:
     rows = [
-        [_cell(a["title"], 70), _cell(f"{a['top_entry']}: {a['top_name']}", 60),
-         f"{a['p_top']:.3f}", a["decision"]]  # fmt: skip
+        [
+            _cell(a["title"], 70),
+            _cell(f"{a['top_entry']}: {a['top_name']}", 60),
+            f"{a['p_top']:.3f}",
+            a["decision"],
+        ]
         for a in report["false_alarms"]
     ]
     return _table(["benign listing", "top match", "p", "decision"], rows)
@@ -131,7 +137,7 @@ def markdown(report: dict[str, Any]) -> str:
         f"listings of {c['test_entries']} test-split recalls (every tactic, attack seed "
         f"{report['attack_seed']}; the build used seed {report['build_seed']}) and "
         f"{c['benign_listings']} test-split real Amazon listings as benign negatives"
-        + (f" (sampled: at most {report['sample']} of each)." if report["sample"] else "."),
+        + (f" (sampled: about {report['sample']} of each kind)." if report["sample"] else "."),
         "A hit needs the correct recall as the top match. Baseline cut-offs were tuned on "
         f"{c['tuning_listings']} validation-split listings with the model's own threshold rule.",
         "",
@@ -158,7 +164,12 @@ def markdown(report: dict[str, Any]) -> str:
         "",
         "- recall @block / @review: share of attacked listings whose top candidate is the "
         "recall they disguise and whose score reaches that threshold.",
-        "- correct in candidates: the true recall is among the (up to 5) candidates listed.",
+        "- @review, repeat notices ok: as recall @review, but the top match may also be another "
+        "notice for the identical product (same normalised brand and product name; "
+        f"{c['entries_with_repeat_notices']} of {c['blocklist_entries']} blocklist entries have "
+        "one). Secondary only: the targets use the strict count.",
+        "- @review, in candidates: the listing reaches review and the true recall is among the "
+        "(up to 5) candidates the verdict lists for the reviewer.",
         "- benign reaching review: share of benign listings at review *or* block (the stricter "
         "reading of the 5% target); the share at review only is in report.json.",
         "- PR curve: listings ranked by top score; a flag on the wrong recall counts as a false "
@@ -175,12 +186,18 @@ def markdown(report: dict[str, Any]) -> str:
 
 def _plot_pr(report: dict[str, Any], path: Path) -> None:
     fig, ax = plt.subplots(figsize=(6, 5))
-    for name, s in report["systems"].items():
+    for k, (name, s) in enumerate(report["systems"].items()):
         curve = s["pr_curve"]
         label = f"{LABELS.get(name, name)} (AP {s['pr_auc']:.3f})"
-        ax.step(curve["recall"], curve["precision"], where="post", label=label)
+        # Start at recall 0 with the first precision, as step plots of PR curves do.
+        recall = [0.0, *curve["recall"]]
+        precision = curve["precision"][:1] + curve["precision"]
+        ax.step(recall, precision, where="pre", label=label, color=f"C{k}")
+        for point, marker in (("block", "s"), ("review", "o")):
+            op = s["operating_points"][point]
+            ax.plot(op["recall"], op["precision"], marker, color=f"C{k}", mfc="white")
     ax.set(xlabel="recall (correct recall)", ylabel="precision", xlim=(0, 1), ylim=(0, 1.02))
-    ax.set_title("Precision-recall on held-out listings")
+    ax.set_title("Precision-recall, held out (square: block, circle: review)", fontsize=10)
     ax.legend(loc="lower left", fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
@@ -208,7 +225,7 @@ def _plot_reliability(report: dict[str, Any], path: Path) -> None:
 def _plot_tactics(report: dict[str, Any], path: Path) -> None:
     systems = report["systems"]
     tactics = list(systems["model"]["per_tactic"])
-    fig, ax = plt.subplots(figsize=(10, 4.5))
+    fig, ax = plt.subplots(figsize=(11, 5.5))
     width = 0.8 / (len(systems) + 1)
     for k, (name, s) in enumerate(systems.items()):
         values = [s["per_tactic"][t]["recall_review"]["rate"] for t in tactics]
@@ -222,7 +239,7 @@ def _plot_tactics(report: dict[str, Any], path: Path) -> None:
     ax.set_xticks([i + 0.4 for i in range(len(tactics))], tactics, rotation=35, ha="right")
     ax.set(ylabel="recall (correct recall)", ylim=(0, 1.05))
     ax.set_title("Recall of attacked variants per tactic")
-    ax.legend(fontsize=7, ncol=3, loc="lower left")
+    ax.legend(fontsize=7, ncol=4, loc="upper center", bbox_to_anchor=(0.5, -0.32))
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)

@@ -7,7 +7,7 @@ listings and no system gets a friendlier definition of a hit than another.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -93,7 +93,7 @@ def score_model(screener: Screener, held: HeldOut, batch_size: int = 256) -> Sco
 
 
 def _rate(hits: np.ndarray) -> dict[str, Any]:
-    n, k = int(len(hits)), int(np.sum(hits))
+    n, k = len(hits), int(np.sum(hits))
     low, high = wilson(k, n)
     return {"n": n, "hits": k, "rate": k / n if n else 0.0, "ci95": [low, high]}
 
@@ -107,10 +107,20 @@ def _decimate(curve_x: np.ndarray, curve_y: np.ndarray, t: np.ndarray) -> dict[s
     }
 
 
-def summarise(scored: Scored, held: HeldOut) -> dict[str, Any]:
-    """Every number the report gives for one system, JSON-ready."""
+def summarise(
+    scored: Scored, held: HeldOut, same_product: Mapping[str, str] | None = None
+) -> dict[str, Any]:
+    """Every number the report gives for one system, JSON-ready.
+
+    `same_product` maps entry ids to a product key; entries sharing a key are repeat notices
+    for one product (same brand and name), reported as a secondary, lenient hit count. The
+    strict counts (and the targets) always need the exact entry.
+    """
+    key = same_product or {}
     if len(scored.candidates) != len(held):
-        raise ValueError(f"{scored.name}: {len(scored.candidates)} answers for {len(held)} listings")
+        raise ValueError(
+            f"{scored.name}: {len(scored.candidates)} answers for {len(held)} listings"
+        )
     s = scored.top_scores
     t = scored.thresholds
     truth = np.asarray([x if x is not None else "" for x in held.truth], dtype=object)
@@ -118,6 +128,12 @@ def summarise(scored: Scored, held: HeldOut) -> dict[str, Any]:
     correct = positive & (np.asarray(scored.top, dtype=object) == truth)
     listed = np.asarray(
         [p and tr in c for p, tr, c in zip(positive, truth, scored.candidates, strict=True)]
+    )
+    repeat = np.asarray(
+        [
+            p and top is not None and key.get(top, top) == key.get(tr, tr)
+            for p, tr, top in zip(positive, truth, scored.top, strict=True)
+        ]
     )
     at_block, at_review = s >= t.block, s >= t.review
     tactics = np.asarray(held.tactics)
@@ -127,15 +143,26 @@ def summarise(scored: Scored, held: HeldOut) -> dict[str, Any]:
             "recall_block": _rate(correct[mask] & at_block[mask]),
             "recall_review": _rate(correct[mask] & at_review[mask]),
             "correct_in_candidates": _rate(listed[mask]),
+            "review_same_product": _rate(repeat[mask] & at_review[mask]),
+            "review_in_candidates": _rate(listed[mask] & at_review[mask]),
             "flagged_review_any_match": _rate(at_review[mask]),
         }
 
     per_tactic = {
-        name: rows(positive & (tactics == name))
-        for name in sorted(set(held.tactics) - {BENIGN})
+        name: rows(positive & (tactics == name)) for name in sorted(set(held.tactics) - {BENIGN})
     }
     benign = ~positive
     curve = pr_curve(s, correct, int(positive.sum()))
+
+    def operating_point(flagged: np.ndarray) -> dict[str, float]:
+        # Unweighted, at this evaluation set's mix of attacked and benign listings.
+        n = int(flagged.sum())
+        hits = int((flagged & correct).sum())
+        return {
+            "precision": hits / n if n else 1.0,
+            "recall": hits / int(positive.sum()) if positive.any() else 0.0,
+        }
+
     return {
         "name": scored.name,
         "description": scored.description,
@@ -147,6 +174,10 @@ def summarise(scored: Scored, held: HeldOut) -> dict[str, Any]:
             "fpr_block": _rate(at_block[benign]),
             "sent_to_review": _rate(at_review[benign] & ~at_block[benign]),
             "flagged_review_or_block": _rate(at_review[benign]),
+        },
+        "operating_points": {
+            "block": operating_point(at_block),
+            "review": operating_point(at_review),
         },
         "pr_auc": curve.average_precision,
         "pr_curve": _decimate(curve.recall, curve.precision, curve.thresholds),

@@ -20,7 +20,7 @@ import hashlib
 import json
 import tempfile
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -33,15 +33,20 @@ from model.classifier import MatchClassifier
 from model.decision import choose_thresholds
 from model.encoder import DEFAULT_MODEL, Encoder, SentenceTransformerEncoder
 from model.index import BlocklistIndex
-from model.schema import BlocklistEntry
+from model.schema import BlocklistEntry, Listing
 from model.verdict import Thresholds
 from training.finetune import FinetuneConfig, FinetuneReport, finetune
-from training.pair_scoring import MISSED, score_pairs, training_rows
-from training.pairs import PairSet
-from training.pairs_eval import DEFAULT_PRECISION_TARGET, at_threshold, best_f1_threshold
-from training.pairs_eval import pair_metrics
+from training.pair_scoring import MISSED, combine, score_pairs, synthetic_rows, training_rows
+from training.pairs import PairSet, listing_key
+from training.pairs_eval import (
+    DEFAULT_PRECISION_TARGET,
+    at_threshold,
+    best_f1_threshold,
+    pair_metrics,
+)
 
 DEFAULT_RECALL_TARGET = 0.98
+ISOTONIC_MIN_POSITIVES = 3000
 
 
 @dataclass(frozen=True)
@@ -55,6 +60,8 @@ class TrainConfig:
     precision_target: float | None = None  # None: the base bundle's, else 0.99
     recall_target: float | None = None  # None: the base bundle's, else 0.98
     search_k: int | None = None  # None: the base bundle's, else 10
+    calibration: str | None = None  # None: by data size (see calibration_for)
+    synthetic: int = 3000  # synthetic build examples mixed into the classifier's training
 
 
 @dataclass(frozen=True)
@@ -90,6 +97,13 @@ class TrainResult:
     finetune: FinetuneReport | None
 
 
+def calibration_for(positive_rows: int) -> str:
+    """Isotonic calibration needs many examples; on a few hundred labelled matches its steps
+    tie whole blocks of pairs at one probability (and a single wrong pair in the top block makes
+    the precision target unreachable), so smaller sets get Platt's sigmoid."""
+    return "isotonic" if positive_rows >= ISOTONIC_MIN_POSITIVES else "sigmoid"
+
+
 def load_base(path: Path | None, encoder: Encoder | None = None) -> BaseModel:
     """`path` None: no base bundle (packaged encoder, blocklist only from the pairs files)."""
     if path is None:
@@ -116,26 +130,46 @@ def _thresholds(
         scored = ScoredPairs(labels, proba, np.full(len(labels), RETRIEVED))
         t = best_f1_threshold(scored)
         at = at_threshold(scored, t)
-        report = {"mode": "max_f1", "block_precision": at.precision, "block_recall": at.recall,
-                  "review_precision": at.precision, "review_recall": at.recall, "f1": at.f1}  # fmt: skip
+        report = {
+            "mode": "max_f1",
+            "block_precision": at.precision,
+            "block_recall": at.recall,
+            "review_precision": at.precision,
+            "review_recall": at.recall,
+            "f1": at.f1,
+        }
         return Thresholds(block=t, review=t), report
     chosen = choose_thresholds(labels, proba, p, r)
     report = {k: v for k, v in asdict(chosen).items() if k != "thresholds"}
     return chosen.thresholds, {"mode": "targets", **report}
 
 
-def _encoder(base: BaseModel, train: PairSet, entries: Sequence[BlocklistEntry],
-             config: TrainConfig, work: Path) -> tuple[Encoder, FinetuneReport | None]:  # fmt: skip
+def _encoder(
+    base: BaseModel,
+    train: PairSet,
+    entries: Sequence[BlocklistEntry],
+    config: TrainConfig,
+    work: Path,
+) -> tuple[Encoder, FinetuneReport | None]:
     if config.finetune.epochs <= 0:
         encoder = base.bundle.encoder if base.bundle else SentenceTransformerEncoder(DEFAULT_MODEL)
         return encoder, None
-    return finetune(base.encoder_source, train.pairs, entries, work / ENCODER_DIR, config.finetune)
+    tune = replace(config.finetune, seed=config.seed)
+    return finetune(base.encoder_source, train.pairs, entries, work / ENCODER_DIR, tune)
 
 
 def train_bundle(
-    base: BaseModel, train: PairSet, valid: PairSet, config: TrainConfig | None = None
+    base: BaseModel,
+    train: PairSet,
+    valid: PairSet,
+    config: TrainConfig | None = None,
+    benign: Sequence[Listing] = (),
 ) -> TrainResult:
-    """Train a new bundle from labelled pairs; nothing is saved or registered here."""
+    """Train a new bundle from labelled pairs; nothing is saved or registered here.
+
+    `benign`: real listings for the synthetic examples (`config.synthetic`); listings that
+    appear in the pairs files are left out of them.
+    """
     config = config or TrainConfig()
     entries = merged_entries(base, train, valid)
     p_target = config.precision_target or base.validation(
@@ -154,14 +188,23 @@ def train_bundle(
             f"the training pairs give {rows.stats['rows']} classifier rows of one class only; "
             "they need both matches and non-matches that the search reaches"
         )
+    if config.synthetic > 0 and benign:
+        seen = {p.listing_key() for p in (*train.pairs, *valid.pairs)}
+        pool = [b for b in benign if listing_key(b) not in seen]
+        offset = int(rows.groups.max()) + 1 if len(rows.groups) else 0
+        rows = combine(rows, synthetic_rows(search, pool, config.synthetic, config.seed, offset))
     params = dict(base.bundle.config.classifier_params) if base.bundle else {}
     params["random_state"] = config.seed
-    print(f"training the classifier on {rows.stats['rows']} pair rows", flush=True)
+    params["calibration"] = config.calibration or calibration_for(int(rows.y.sum()))
+    rows.stats["classifier_rows"] = len(rows.y)
+    print(f"training the classifier on {len(rows.y)} pair rows", flush=True)
     classifier = MatchClassifier(**params).fit(rows.X, rows.y, rows.groups)
     scored = score_pairs(search, classifier, valid.pairs, desc="validation pairs")
     reached = scored.status != MISSED
     if len(set(scored.labels[reached].tolist())) < 2:
-        raise ValueError("the validation pairs need both matches and non-matches the search reaches")
+        raise ValueError(
+            "the validation pairs need both matches and non-matches the search reaches"
+        )
     thresholds, chosen = _thresholds(
         scored.labels[reached], scored.proba[reached], config, p_target, r_target
     )
@@ -178,14 +221,21 @@ def train_bundle(
             "valid_sha256": valid.sha256(),
             "reach": validation["reach"],
         },
-        "counts": {"entries": len(entries), "train_pairs": len(train.pairs),
-                   "valid_pairs": len(valid.pairs), **rows.stats},  # fmt: skip
+        "counts": {
+            "entries": len(entries),
+            "train_pairs": len(train.pairs),
+            "valid_pairs": len(valid.pairs),
+            **rows.stats,
+        },
         "finetune": asdict(tuned) if tuned else {},
     }
     params_record = {"train": asdict(config), "classifier": classifier.get_params()}
     fingerprint = hashlib.sha256(
-        json.dumps([train.sha256(), valid.sha256(), base.version, params_record],
-                   sort_keys=True, default=str).encode()  # fmt: skip
+        json.dumps(
+            [train.sha256(), valid.sha256(), base.version, params_record],
+            sort_keys=True,
+            default=str,
+        ).encode()
     ).hexdigest()
     stamp = datetime.now(UTC).strftime("%Y%m%d%H%M%S%f")[:-3]
     base_encoder = base.bundle.config.encoder_name if base.bundle else DEFAULT_MODEL

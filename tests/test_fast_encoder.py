@@ -1,0 +1,166 @@
+"""The fast path decides exactly as fp32 does, on the tiny bundle's own evaluation data.
+
+The evaluation listings are regenerated as the build made them: real recalled entries under the
+attack suite plus real Amazon listings, in the validation and test splits the classifier never
+trained on. They are screened once in fp32 and once in bf16 (the shared `encoder` fixture may
+be either, depending on the CPU, so both are forced here).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from model.bundle import Bundle
+from model.cascade import CascadeScreener, LexicalGate, fit_gate
+from model.encoder import SentenceTransformerEncoder
+from model.features import ListingView
+from model.schema import BlocklistEntry, Listing
+from model.screener import Screener
+from model.verdict import Verdict
+from training.build import BuildConfig, make_examples
+from training.gate import build_config_of
+
+
+class Screened:
+    """Valid + test evaluation listings of the tiny bundle, screened in fp32 and in bf16."""
+
+    def __init__(self, bundle_path: Path, tiny_data: tuple[list[BlocklistEntry], list[Listing]]):
+        fp32 = SentenceTransformerEncoder(str(bundle_path / "encoder"), precision="fp32")
+        bf16 = SentenceTransformerEncoder(str(bundle_path / "encoder"), precision="bf16")
+        self.fp32 = Bundle.load(bundle_path, encoder=fp32)
+        self.bf16 = Bundle.load(bundle_path, encoder=bf16)
+        entries, benign = tiny_data
+        config: BuildConfig = build_config_of(self.bf16)
+        held_out = [e for e in make_examples(entries, benign, config) if e.split != "train"]
+        # Every held-out attack, and every other held-out benign listing (keeps CI short).
+        benign_seen = [e for e in held_out if e.entry_id is None]
+        examples = [e for e in held_out if e.entry_id is not None] + benign_seen[::2]
+        self.listings = [e.listing for e in examples]
+        self.split = np.asarray([e.split for e in examples])
+        self.positive = np.asarray([e.entry_id is not None for e in examples])
+        self.views = [ListingView.of(x, self.bf16.index.by_identifier) for x in self.listings]
+        texts = [v.text for v in self.views]
+        self.vectors32, self.vectors16 = fp32.encode(texts), bf16.encode(texts)
+        self.verdicts32 = _screen(Screener(self.fp32), self.listings)
+        self.verdicts16 = _screen(Screener(self.bf16), self.listings)
+        self.reach = np.asarray([v.decision != "allow" for v in self.verdicts16])
+
+
+def _screen(screener: Screener, listings: list[Listing]) -> list[Verdict]:
+    out: list[Verdict] = []
+    for start in range(0, len(listings), 256):
+        out.extend(screener.screen(listings[start : start + 256]))
+    return out
+
+
+@pytest.fixture(scope="module")
+def screened(
+    tiny_bundle_path: Path, tiny_data: tuple[list[BlocklistEntry], list[Listing]]
+) -> Screened:
+    return Screened(tiny_bundle_path, tiny_data)
+
+
+def test_bf16_embeddings_are_within_cosine_0999_of_fp32(screened: Screened) -> None:
+    cosines = np.sum(screened.vectors32 * screened.vectors16, axis=1)
+    assert len(cosines) > 500
+    assert cosines.min() >= 0.999, f"worst cosine {cosines.min():.5f}"
+
+
+def test_bf16_makes_the_same_decisions_as_fp32(screened: Screened) -> None:
+    d32 = [v.decision for v in screened.verdicts32]
+    d16 = [v.decision for v in screened.verdicts16]
+    flips = [(x.title, a, b) for x, a, b in zip(screened.listings, d32, d16, strict=True) if a != b]
+    assert not flips, f"{len(flips)} decisions flip under bf16, e.g. {flips[:3]}"
+    # Not vacuous: the evaluation data holds attacks that are caught and benign listings allowed.
+    assert {"block", "review"} & set(d16) and "allow" in d16
+    assert np.mean(screened.reach[screened.positive]) > 0.9
+
+
+def test_cascade_loses_no_escalated_listing_and_decides_as_the_full_pipeline(
+    screened: Screened,
+) -> None:
+    valid, test = screened.split == "valid", screened.split == "test"
+    pick = lambda mask: [v for v, m in zip(screened.views, mask, strict=True) if m]  # noqa: E731
+    gate = LexicalGate(screened.bf16.index)
+    fit = fit_gate(
+        gate,
+        pick(valid),
+        screened.reach[valid],
+        pick(test),
+        screened.reach[test],
+        ~screened.positive[test],
+    )
+    assert fit.test.reviewed > 50
+    assert fit.test.missed == 0
+    assert fit.test.cleared_fraction > 0.3, "the gate must clear a real share to be worth it"
+
+    cascade = CascadeScreener(screened.bf16, threshold=fit.calibration.threshold)
+    test_listings = [x for x, m in zip(screened.listings, test, strict=True) if m]
+    full = [v for v, m in zip(screened.verdicts16, test, strict=True) if m]
+    fast = _screen(cascade, test_listings)
+    assert [v.decision for v in fast] == [v.decision for v in full]
+    assert cascade.cleared > 0 and cascade.escalated > 0
+    # Escalated listings get the full pipeline's answer. bf16 sums may differ in the last bits
+    # when a batch holds other listings, so probabilities get a tolerance and near-ties among
+    # candidates may swap places.
+    for a, b in zip(fast, full, strict=True):
+        if a.candidates:
+            pa, pb = (np.asarray([c.probability for c in v.candidates]) for v in (a, b))
+            assert len(pa) == len(pb) and np.abs(pa - pb).max() <= 0.01
+            if b.match is not None:
+                assert b.match.entry_id in {c.entry_id for c in a.candidates}
+        else:
+            assert a.decision == "allow" and b.decision == "allow"
+
+
+def test_fast_fp32_path_matches_sentence_transformers_encode(screened: Screened) -> None:
+    encoder = screened.fp32.encoder
+    assert isinstance(encoder, SentenceTransformerEncoder)
+    texts = [v.text for v in screened.views[:150]] + ["", "word " * 400, "ok"]
+    plain = encoder.model.encode(texts, normalize_embeddings=True, convert_to_numpy=True)
+    ours = encoder.encode(texts)
+    assert ours.dtype == np.float32 and ours.shape == plain.shape
+    assert np.sum(ours * plain, axis=1).min() > 0.99999
+
+
+def test_changed_weights_rebuild_the_fast_copy_and_clear_the_cache(tiny_bundle_path: Path) -> None:
+    encoder = SentenceTransformerEncoder(
+        str(tiny_bundle_path / "encoder"), precision="bf16", cache_size=100
+    )
+    texts = ["wooden bead stacking toy", "magnetic building tiles"]
+    before = encoder.encode(texts)
+    assert encoder.cache_stats().entries == 2
+    import torch
+
+    with torch.no_grad():  # what an optimiser step does: an in-place update of the fp32 weights
+        next(encoder.model.parameters()).mul_(1.5)
+    after = encoder.encode(texts)
+    reference = encoder.model.encode(texts, normalize_embeddings=True, convert_to_numpy=True)
+    assert np.sum(after * reference, axis=1).min() >= 0.999
+    assert np.sum(after * before, axis=1).min() < 0.999
+    assert encoder.cache_stats().hits == 0
+
+
+def test_serving_load_honours_the_precision_override(
+    tiny_bundle_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("RECALLGUARD_PRECISION", "fp32")
+    monkeypatch.setenv("RECALLGUARD_EMBEDDING_CACHE", "7")
+    encoder = SentenceTransformerEncoder.load(tiny_bundle_path / "encoder")
+    assert encoder.precision == "fp32" and encoder.cache.max_entries == 7
+    monkeypatch.setenv("RECALLGUARD_PRECISION", "fp8")
+    with pytest.raises(ValueError, match="RECALLGUARD_PRECISION"):
+        SentenceTransformerEncoder.load(tiny_bundle_path / "encoder")
+
+
+def test_cascade_without_a_calibrated_threshold_is_the_plain_screener(
+    tiny_bundle: Bundle, screener: Screener
+) -> None:
+    cascade = CascadeScreener(replace(tiny_bundle))
+    assert cascade.gate is None
+    listing = Listing(title="Hornby 2014 Catalogue", brand="Hornby")
+    assert cascade.screen_one(listing) == screener.screen_one(listing)

@@ -1,0 +1,301 @@
+"""`recallguard screen`: screen a JSONL or CSV file of listings offline, one verdict per line.
+
+Rows are validated by the very pydantic model the HTTP API uses (`service.schemas.ListingIn`),
+and screened by the same `Screener` the service runs, so a file screened here gets the answers
+the API would give. A bad row is reported on stderr with its line number and skipped; the output
+then has no line for it (match verdicts to input by `listing_id`). Exit status: 0 when every
+row was screened, 1 when some rows were skipped, 2 for a usage error (missing file, unknown
+format, bad CSV header, unknown model).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import math
+import re
+import sys
+import time
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TextIO
+
+from pydantic import ValidationError
+
+from model.schema import Listing
+from model.verdict import DECISIONS
+from service.schemas import ListingIn
+
+if TYPE_CHECKING:  # the screener pulls in torch and scikit-learn: only when a run starts
+    from model.screener import Screener
+
+FORMATS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl", ".csv": "csv"}
+FIELDS = tuple(ListingIn.model_fields)
+_ID_SPLIT = re.compile(r"[;|]")
+_BAD_UTF8 = re.compile("[\udc80-\udcff]")
+
+
+class UsageError(ValueError):
+    """A problem with the command line or the file as a whole: one line, exit status 2."""
+
+
+@dataclass(frozen=True)
+class BadRow:
+    """A row that could not be screened, with the 1-based line it starts on."""
+
+    line: int
+    message: str
+
+
+@dataclass(frozen=True)
+class ScreenSummary:
+    """What a run did: verdict counts by decision, rows skipped, and how fast it went."""
+
+    decisions: dict[str, int]
+    bad_rows: list[BadRow]
+    seconds: float
+
+    @property
+    def screened(self) -> int:
+        return sum(self.decisions.values())
+
+    @property
+    def per_second(self) -> float:
+        return self.screened / self.seconds if self.seconds > 0 else 0.0
+
+    def line(self) -> str:
+        counts = ", ".join(f"{d} {self.decisions.get(d, 0)}" for d in DECISIONS)
+        text = (
+            f"screened {self.screened} listings in {self.seconds:.1f} s "
+            f"({self.per_second:.1f} listings/s): {counts}"
+        )
+        if self.bad_rows:
+            text += f"; skipped {len(self.bad_rows)} bad rows (reported above)"
+        return text
+
+
+def _errors(exc: ValidationError) -> str:
+    parts = []
+    for err in exc.errors():
+        where = ".".join(str(p) for p in err["loc"]) or "listing"
+        if where == "title" and err["type"] in (
+            "missing",
+            "string_pattern_mismatch",
+            "string_too_short",
+        ):
+            parts.append("title is missing or empty")
+        elif err["type"] == "extra_forbidden":
+            parts.append(f"unknown field {where!r} (expected some of {', '.join(FIELDS)})")
+        else:
+            parts.append(f"{where}: {err['msg']}")
+    return "; ".join(parts)
+
+
+def to_listing(record: Any, line: int) -> Listing | BadRow:
+    """Validate one record exactly as the API does."""
+    if not isinstance(record, dict):
+        return BadRow(line, f"a listing must be a JSON object, got {type(record).__name__}")
+    try:
+        return ListingIn.model_validate(record).to_listing()
+    except ValidationError as exc:
+        return BadRow(line, _errors(exc))
+    except ValueError as exc:  # model.schema.ValidationError from the dataclass checks
+        return BadRow(line, str(exc))
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def read_jsonl(path: Path) -> Iterator[Listing | BadRow]:
+    """One listing per non-blank line; blank lines are ignored, not errors."""
+    with open(path, "rb") as fh:
+        for line, raw in enumerate(fh, start=1):
+            if not raw.strip():
+                continue
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError:
+                yield BadRow(line, "line is not valid UTF-8")
+                continue
+            try:
+                record = json.loads(text, parse_constant=_reject_constant)
+            except ValueError as exc:
+                yield BadRow(line, f"bad JSON: {exc}")
+                continue
+            yield to_listing(record, line)
+
+
+def _open_csv(path: Path) -> TextIO:
+    # Invalid bytes survive as lone surrogates so the row that holds them can be reported.
+    return open(path, encoding="utf-8-sig", errors="surrogateescape", newline="")
+
+
+def csv_header(path: Path) -> list[str]:
+    """The header row, checked against the API's fields before any model is loaded."""
+    with _open_csv(path) as fh:
+        header = next(csv.reader(fh), None)
+    if not header:
+        raise UsageError(f"{path}: the CSV file is empty; it needs a header row with 'title'")
+    names = [h.strip() for h in header]
+    unknown = [h for h in names if h not in FIELDS]
+    if unknown:
+        raise UsageError(f"{path}: unknown CSV columns {unknown}; expected some of {list(FIELDS)}")
+    if "title" not in names:
+        raise UsageError(f"{path}: the CSV header has no 'title' column")
+    return names
+
+
+def csv_record(row: dict[str | None, Any]) -> dict[str, Any] | str:
+    """A CSV row as an API record (empty cells left out), or why it cannot be one."""
+    if row.get(None):
+        return f"the row has {len(row[None])} more cells than the header"
+    record: dict[str, Any] = {}
+    for key, value in row.items():
+        if key is None or value is None or value == "":
+            continue
+        if _BAD_UTF8.search(value):
+            return f"column {key!r} is not valid UTF-8"
+        if key == "price":
+            try:
+                price = float(value)
+            except ValueError:
+                return f"price {value!r} is not a number"
+            if not math.isfinite(price):
+                return f"price {value!r} is not a finite number"
+            record[key] = price
+        elif key == "identifiers":
+            record[key] = [i.strip() for i in _ID_SPLIT.split(value) if i.strip()]
+        else:
+            record[key] = value
+    return record
+
+
+def read_csv(path: Path) -> Iterator[Listing | BadRow]:
+    """A header row naming API fields; `identifiers` separated by ';' or '|'."""
+    names = csv_header(path)
+    with _open_csv(path) as fh:
+        reader = csv.DictReader(fh, fieldnames=names)
+        next(reader)  # the header itself
+        for row in reader:
+            line = reader.line_num  # the record's last physical line
+            record = csv_record(row)
+            yield BadRow(line, record) if isinstance(record, str) else to_listing(record, line)
+
+
+def count_rows(path: Path, fmt: str) -> int:
+    """Rows to screen, for the progress bar's total."""
+    if fmt == "csv":
+        with _open_csv(path) as fh:
+            return max(sum(1 for row in csv.reader(fh) if row) - 1, 0)
+    with open(path, "rb") as fh:
+        return sum(1 for raw in fh if raw.strip())
+
+
+def file_format(path: Path, forced: str | None) -> str:
+    if forced:
+        return forced
+    fmt = FORMATS.get(path.suffix.lower())
+    if fmt is None:
+        raise UsageError(
+            f"cannot tell the format of {path} from its extension; use --format jsonl or csv"
+        )
+    return fmt
+
+
+def screen_file(
+    screener: Screener,
+    source: Path,
+    target: Path,
+    fmt: str,
+    batch_size: int = 128,
+    progress: bool = True,
+    err: TextIO | None = None,
+) -> ScreenSummary:
+    """Screen every good row of `source` into `target` (JSONL verdicts, input order)."""
+    from tqdm.auto import tqdm
+
+    err = err or sys.stderr
+    rows = read_csv(source) if fmt == "csv" else read_jsonl(source)
+    total = count_rows(source, fmt)
+    decisions: Counter[str] = Counter()
+    bad: list[BadRow] = []
+    start = time.perf_counter()
+    with (
+        open(target, "w", encoding="utf-8") as out,
+        tqdm(total=total, unit="listing", disable=not progress, file=err) as bar,
+    ):
+
+        def flush(batch: list[Listing]) -> None:
+            for verdict in screener.screen(batch):
+                decisions[verdict.decision] += 1
+                out.write(json.dumps(verdict.to_dict(), ensure_ascii=False) + "\n")
+            out.flush()
+            bar.update(len(batch))
+
+        batch: list[Listing] = []
+        for row in rows:
+            if isinstance(row, BadRow):
+                bad.append(row)
+                message = f"{source}: line {row.line}: skipped: {row.message}"
+                tqdm.write(message, file=err)
+                bar.update(1)
+                continue
+            batch.append(row)
+            if len(batch) >= batch_size:
+                flush(batch)
+                batch = []
+        if batch:
+            flush(batch)
+    return ScreenSummary(dict(decisions), bad, time.perf_counter() - start)
+
+
+def cmd_screen(args: argparse.Namespace) -> int:
+    source, target = Path(args.input), Path(args.output)
+    if not source.is_file():
+        raise UsageError(f"input file {source} does not exist")
+    if target.exists() and target.resolve() == source.resolve():
+        raise UsageError("--output must not be the input file")
+    if target.is_dir():
+        raise UsageError(f"--output {target} is a folder; give a file name")
+    if not target.parent.is_dir():
+        raise UsageError(f"output folder {target.parent} does not exist")
+    if args.batch_size < 1:
+        raise UsageError(f"--batch-size must be at least 1, got {args.batch_size}")
+    fmt = file_format(source, args.format)
+    if fmt == "csv":
+        csv_header(source)
+    from model.bundle import Bundle
+    from model.screener import Screener
+    from training import registry
+
+    screener = Screener(Bundle.load(registry.resolve(args.model)))
+    try:
+        summary = screen_file(
+            screener, source, target, fmt, args.batch_size, progress=not args.quiet
+        )
+    except OSError as exc:  # unwritable output, input gone mid-run: a user problem, not a bug
+        raise UsageError(f"{exc.filename or target}: {exc.strerror or exc}") from exc
+    print(summary.line())
+    return 1 if summary.bad_rows else 0
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "screen",
+        help="screen a JSONL or CSV file of listings; one JSON verdict per line",
+        description=(
+            "Bad rows are reported on stderr with their line number and skipped (no output "
+            "line). Exit status 0: all rows screened; 1: some rows skipped; 2: usage error."
+        ),
+    )
+    p.add_argument("--input", required=True, help="listings: .jsonl/.ndjson/.json or .csv")
+    p.add_argument("--output", required=True, help="verdicts, one JSON object per line")
+    p.add_argument("--model", default=None, help="bundle folder or store tag (default: latest)")
+    p.add_argument("--format", choices=("jsonl", "csv"), default=None, help="override extension")
+    p.add_argument("--batch-size", type=int, default=128, help="listings per screening call")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_screen)
