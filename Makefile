@@ -9,7 +9,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export BENTOML_DO_NOT_TRACK := true
 
-.PHONY: install bundle run test lint browser clean
+.PHONY: install bundle run test lint browser evaluate bench clean
 
 # torch goes first and pinned: pip takes the CPU wheel from this machine's disk; a bare
 # `torch` would pull a multi-GB CUDA build from the registry.
@@ -41,6 +41,14 @@ lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
+
+# Held-out evaluation report (JSON + Markdown + plots) of the served bundle vs three baselines.
+evaluate: bundle
+	$(VENV)/bin/recallguard evaluate --out reports/eval-latest
+
+# Throughput/latency benchmark: plain SentenceTransformer.encode vs our pipeline vs HTTP.
+bench: bundle
+	$(PY) benchmarks/throughput.py
 
 clean:
 	rm -rf $(VENV) build .pytest_cache .mypy_cache .ruff_cache

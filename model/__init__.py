@@ -1,1 +1,4 @@
-"""RecallGuard matching library: normalise, identifiers, encoder, index, features, classifier, decision, bundle."""
+"""RecallGuard matching library.
+
+normalise, identifiers, encoder, index, features, classifier, decision, bundle save/load.
+"""

@@ -17,6 +17,7 @@ from dataclasses import dataclass, replace
 
 from model.blocklist_store import BlocklistStore
 from model.bundle import Bundle
+from model.cascade import make_screener
 from model.schema import BlocklistEntry
 from model.screener import Screener
 
@@ -51,7 +52,7 @@ class LiveBlocklist:
         self._listeners: list[Listener] = []
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self._screener = Screener(bundle)
+        self._screener = make_screener(bundle)
         self.sync(force=True)
 
     @property
@@ -82,7 +83,7 @@ class LiveBlocklist:
             removals = tuple(i for i in served if i not in target)
             if upserts or removals:
                 index = current.with_changes(upserts, removals, self.bundle.encoder)
-                self._screener = Screener(replace(self._screener.bundle, index=index))
+                self._screener = make_screener(replace(self._screener.bundle, index=index))
                 log.info("blocklist at change %d: %d added or updated, %d removed, %d entries",
                          state.seq, len(upserts), len(removals), len(index))  # fmt: skip
             self._stamp, self._seq = stamp, state.seq

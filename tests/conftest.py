@@ -17,13 +17,13 @@ os.environ["BENTOML_HOME"] = tempfile.mkdtemp(prefix="recallguard-bentoml-")
 os.environ["RECALLGUARD_DATA_HOME"] = tempfile.mkdtemp(prefix="recallguard-data-")
 
 import pytest
-from training.loaders import load_amazon_listings, load_default_blocklist
 
 from model.bundle import Bundle
 from model.encoder import SentenceTransformerEncoder
 from model.schema import BlocklistEntry, Listing
 from model.screener import Screener
 from training.build import BuildConfig, build_bundle
+from training.loaders import load_amazon_listings, load_default_blocklist
 
 CHILD_WORDS = ("toy", "child", "baby", "infant", "teeth", "magnet", "doll", "play")
 # Real recalls the tests screen by name; they must be in the tiny blocklist.

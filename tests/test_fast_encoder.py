@@ -160,7 +160,10 @@ def test_serving_load_honours_the_precision_override(
 def test_cascade_without_a_calibrated_threshold_is_the_plain_screener(
     tiny_bundle: Bundle, screener: Screener
 ) -> None:
-    cascade = CascadeScreener(replace(tiny_bundle))
+    # Builds now calibrate a gate; a bundle without one (older builds) must screen as before.
+    assert tiny_bundle.config.cascade, "the build should have calibrated a gate"
+    ungated = replace(tiny_bundle, config=replace(tiny_bundle.config, cascade={}))
+    cascade = CascadeScreener(ungated)
     assert cascade.gate is None
     listing = Listing(title="Hornby 2014 Catalogue", brand="Hornby")
     assert cascade.screen_one(listing) == screener.screen_one(listing)

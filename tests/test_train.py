@@ -19,8 +19,9 @@ from model.encoder import SentenceTransformerEncoder
 from model.schema import Listing
 from training.finetune import FinetuneConfig
 from training.make_pairs import make_pairs, split_pairs
+from training.pair_scoring import score_pairs
 from training.pairs import PairSet, load_pairs, write_pairs
-from training.pairs_eval import evaluate_pairs, pairs_markdown
+from training.pairs_eval import at_threshold, evaluate_pairs, pairs_markdown
 from training.train import TrainConfig, TrainResult, load_base, train_bundle
 
 # Small enough for CI's 2 cores: 32-token sequences, one epoch over ~120 matches.
@@ -61,7 +62,7 @@ def retrained(
     entries = tiny_bundle.index.entries
     train = load_pairs(pair_files["train"], entries)
     valid = load_pairs(pair_files["valid"], entries)
-    config = TrainConfig(finetune=TUNE, synthetic=2000)
+    config = TrainConfig(finetune=TUNE, synthetic=1000)
     result = _train(tiny_bundle_path, encoder, train, valid, config, amazon[3000:6000])
     return result.bundle.save(tmp_path_factory.mktemp("retrained") / "bundle"), result
 
@@ -153,3 +154,27 @@ def test_pairs_with_entries_outside_the_bundle_are_scored_directly(
     assert result["reach"] == {"retrieved": 2, "missed": 0, "direct": 1}
     assert result["n_positive"] == 2 and sum(result["confusion"]["match"].values()) == 2
     assert "| block |" in pairs_markdown(result)
+
+
+def test_match_threshold_mode_uses_one_f1_cut(
+    tiny_bundle_path: Path,
+    tiny_bundle: Bundle,
+    encoder: SentenceTransformerEncoder,
+    pair_files: dict[str, Path],
+) -> None:
+    """Plain pair matching: one threshold, the F1-maximising one on the validation pairs."""
+    entries = tiny_bundle.index.entries
+    train = load_pairs(pair_files["train"], entries)
+    valid = load_pairs(pair_files["valid"], entries)
+    config = TrainConfig(finetune=replace(TUNE, epochs=0), synthetic=0, match_threshold=True)
+    result = _train(tiny_bundle_path, encoder, train, valid, config, [])
+    t = result.bundle.config.thresholds
+    assert t.block == t.review and 0.0 < t.block < 1.0
+    validation = result.bundle.config.metrics["validation"]
+    assert validation["mode"] == "max_f1" and result.finetune is None
+    bundle = result.bundle
+    search = CandidateSearch(bundle.encoder, bundle.index, bundle.config.search_k)
+    scored = score_pairs(search, bundle.classifier, valid.pairs)
+    best = at_threshold(scored, t.block).f1
+    assert best == pytest.approx(result.validation["block"]["f1"])
+    assert all(at_threshold(scored, float(x)).f1 <= best + 1e-12 for x in np.unique(scored.proba))

@@ -21,6 +21,7 @@ from tqdm.auto import tqdm
 
 from model.bundle import Bundle, BundleConfig
 from model.candidates import CandidateSearch, Found
+from model.cascade import LexicalGate, fit_gate
 from model.classifier import MatchClassifier
 from model.decision import choose_thresholds
 from model.encoder import DEFAULT_MODEL, Encoder, SentenceTransformerEncoder
@@ -177,6 +178,18 @@ def build_bundle(
     report = choose_thresholds(
         y_valid, scores, config.precision_target, config.recall_target, sample_weight=weights
     )
+    # The cascade's lexical gate: threshold set on valid so that nothing the full pipeline
+    # escalates is cleared, its misses and savings measured on test (model/cascade.py).
+    test = by_split["test"]
+    test_scores, _ = listing_scores(classifier, [found[i] for i in test])
+    gate = fit_gate(
+        LexicalGate(index),
+        [found[i].view for i in valid],
+        scores >= report.thresholds.review,
+        [found[i].view for i in test],
+        test_scores >= report.thresholds.review,
+        np.asarray([examples[i].entry_id is None for i in test]),
+    )
     fingerprint = data_fingerprint(entries, benign)
     stamp = datetime.now(UTC).strftime("%Y%m%d%H%M%S")
     metrics = {
@@ -196,5 +209,6 @@ def build_bundle(
         classifier_params=classifier.get_params(),
         metrics=metrics,
         training={"config": asdict(config), "data_sha256": fingerprint},
+        cascade=gate.to_config(),
     )
     return Bundle(config=bundle_config, encoder=encoder, index=index, classifier=classifier)

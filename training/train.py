@@ -210,8 +210,14 @@ def train_bundle(
     )
     validation = pair_metrics(scored, thresholds, p_target)
     metrics = {
+        # Rates over all validation pairs (a pair the search missed counts against recall);
+        # the threshold choice itself only sees the pairs the bundle can score.
         "validation": {
             **chosen,
+            "block_precision": validation["block"]["precision"],
+            "block_recall": validation["block"]["recall"],
+            "review_precision": validation["review"]["precision"],
+            "review_recall": validation["review"]["recall"],
             "precision_target": p_target,
             "recall_target": r_target,
             "recall_at_precision_target": validation["recall_at_precision_target"],
