@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from model.bundle import Bundle
 from model.candidates import CandidateSearch
@@ -119,6 +120,12 @@ def test_training_is_reproducible(
     """
     monkeypatch.setenv("RECALLGUARD_PRECISION", "fp32")
     monkeypatch.setenv("RECALLGUARD_EMBEDDING_CACHE", "0")
+    # Float reductions depend on the thread count; earlier tests (the service sets
+    # RECALLGUARD_TORCH_THREADS=1 on import) can change it between the two runs.
+    monkeypatch.setenv("RECALLGUARD_TORCH_THREADS", "1")
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    monkeypatch.setattr(torch, "set_num_threads", lambda n: None)
     entries = tiny_bundle.index.entries
     full = load_pairs(pair_files["train"], entries)
     train = replace(full, pairs=full.pairs[:60])
@@ -128,6 +135,8 @@ def test_training_is_reproducible(
     benign = amazon[3000:3300]
     runs = [_train(tiny_bundle_path, encoder, train, valid, config, benign) for _ in range(2)]
     first, second = (r.bundle for r in runs)
+    monkeypatch.undo()
+    torch.set_num_threads(threads)
     assert runs[0].validation == runs[1].validation
     assert first.config.thresholds == second.config.thresholds
     a, b = first.encoder.model.state_dict(), second.encoder.model.state_dict()  # type: ignore[attr-defined]
