@@ -8,8 +8,7 @@ thread so screening requests are never held up by the event loop.
 
 from __future__ import annotations
 
-import json
-from collections.abc import Awaitable, Callable, Collection
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from starlette.applications import Starlette
@@ -25,7 +24,7 @@ from model.catalog import CatalogError
 from model.schema import Listing
 from service.admin import MAX_LISTINGS_PER_BATCH, Admin
 from service.auth import KeyStore
-from service.review.web import SecurityHeaders, read_body, require
+from service.review.web import SecurityHeaders, check_fields, read_json, require
 from training.importers.manual import check_row
 
 MAX_BODY_BYTES = 8 * 1024 * 1024
@@ -34,27 +33,7 @@ Handler = Callable[[Request], Awaitable[Response]]
 
 
 async def _json(request: Request) -> dict[str, Any]:
-    body = await read_body(request, MAX_BODY_BYTES)
-    if not body.strip():
-        return {}
-    if request.headers.get("content-type", "").split(";")[0].strip().lower() != "application/json":
-        raise HTTPException(415, "send the body as application/json")
-    try:
-        data = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise HTTPException(400, f"body is not valid JSON: {exc}") from None
-    if not isinstance(data, dict):
-        raise HTTPException(400, "body must be a JSON object")
-    return data
-
-
-def _fields(data: dict[str, Any], allowed: Collection[str], required: Collection[str] = ()) -> None:
-    unknown = set(data) - set(allowed)
-    if unknown:
-        raise HTTPException(400, f"unknown fields {sorted(unknown)}; expected {sorted(allowed)}")
-    missing = set(required) - set(data)
-    if missing:
-        raise HTTPException(400, f"missing fields {sorted(missing)}")
+    return await read_json(request, optional=True, limit=MAX_BODY_BYTES)
 
 
 def _reason(data: dict[str, Any], request: Request, required: bool) -> str:
@@ -78,7 +57,7 @@ def create_admin_app(
     async def put_entries(request: Request) -> Response:
         who = require(request, get_keys, "admin")
         data = await _json(request)
-        _fields(data, {"entries", "reason"}, {"entries"})
+        check_fields(data, {"entries", "reason"}, {"entries"})
         raw = data["entries"]
         if not isinstance(raw, list) or not 1 <= len(raw) <= MAX_ENTRIES_PER_CHANGE:
             raise HTTPException(400, f"entries must be a list of 1 to {MAX_ENTRIES_PER_CHANGE}")
@@ -103,7 +82,7 @@ def create_admin_app(
     async def delete_entry(request: Request) -> Response:
         who = require(request, get_keys, "admin")
         data = await _json(request)
-        _fields(data, {"reason"})
+        check_fields(data, {"reason"})
         reason = _reason(data, request, required=True)
         entry_id = request.path_params["entry_id"]
         try:
@@ -129,7 +108,7 @@ def create_admin_app(
     async def post_listings(request: Request) -> Response:
         require(request, get_keys, "admin")
         data = await _json(request)
-        _fields(data, {"listings"}, {"listings"})
+        check_fields(data, {"listings"}, {"listings"})
         raw = data["listings"]
         if not isinstance(raw, list) or not 1 <= len(raw) <= MAX_LISTINGS_PER_BATCH:
             raise HTTPException(400, f"listings must be a list of 1 to {MAX_LISTINGS_PER_BATCH}")

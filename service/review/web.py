@@ -102,9 +102,11 @@ async def read_body(request: Request, limit: int = MAX_BODY_BYTES) -> bytes:
     return b"".join(chunks)
 
 
-async def read_json(request: Request, *, optional: bool = False) -> dict[str, Any]:
+async def read_json(
+    request: Request, *, optional: bool = False, limit: int = MAX_BODY_BYTES
+) -> dict[str, Any]:
     """The JSON object in the body; 415 if not JSON, 400 if malformed or not an object."""
-    body = await read_body(request)
+    body = await read_body(request, limit)
     if optional and not body.strip():
         return {}
     ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
@@ -119,7 +121,10 @@ async def read_json(request: Request, *, optional: bool = False) -> dict[str, An
     return data
 
 
-def check_fields(data: dict[str, Any], allowed: set[str], required: Iterable[str] = ()) -> None:
+def check_fields(
+    data: dict[str, Any], allowed: Iterable[str], required: Iterable[str] = ()
+) -> None:
+    allowed = set(allowed)
     unknown = set(data) - allowed
     if unknown:
         raise HTTPException(400, f"unknown fields {sorted(unknown)}; expected {sorted(allowed)}")
