@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -58,3 +59,17 @@ class CandidateSearch:
     def stack(found: Sequence[Found]) -> np.ndarray:
         rows = [f.features for f in found if len(f.features)]
         return np.vstack(rows) if rows else np.zeros((0, len(FEATURE_NAMES)), dtype=np.float32)
+
+
+def candidate_probabilities(classifier: Any, found: Sequence[Found]) -> list[np.ndarray]:
+    """Calibrated P(match) for every candidate of every listing, in one classifier call.
+
+    Shared by screening, building and pair evaluation so all three score exactly alike.
+    """
+    stacked = CandidateSearch.stack(found)
+    proba = classifier.predict_proba(stacked)[:, 1] if len(stacked) else np.zeros(0)
+    out, start = [], 0
+    for f in found:
+        out.append(proba[start : start + len(f.entries)])
+        start += len(f.entries)
+    return out

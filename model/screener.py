@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from model.bundle import Bundle
-from model.candidates import CandidateSearch, Found
+from model.candidates import CandidateSearch, Found, candidate_probabilities
 from model.features import FEATURE_NAMES, matched_terms
 from model.schema import Listing
 from model.verdict import Candidate, Evidence, Verdict
@@ -30,13 +30,7 @@ class Screener:
 
     def probabilities(self, found: Sequence[Found]) -> list[np.ndarray]:
         """Calibrated P(match) for every candidate of every listing, in one classifier call."""
-        stacked = CandidateSearch.stack(found)
-        proba = self.bundle.classifier.predict_proba(stacked)[:, 1] if len(stacked) else np.zeros(0)
-        out, start = [], 0
-        for f in found:
-            out.append(proba[start : start + len(f.entries)])
-            start += len(f.entries)
-        return out
+        return candidate_probabilities(self.bundle.classifier, found)
 
     def screen(self, listings: Sequence[Listing]) -> list[Verdict]:
         found = self.search.find(listings)

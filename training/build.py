@@ -20,7 +20,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from model.bundle import Bundle, BundleConfig
-from model.candidates import CandidateSearch, Found
+from model.candidates import CandidateSearch, Found, candidate_probabilities
 from model.cascade import LexicalGate, fit_gate
 from model.classifier import MatchClassifier
 from model.decision import choose_thresholds
@@ -122,12 +122,7 @@ def listing_scores(
     classifier: MatchClassifier, found: Sequence[Found]
 ) -> tuple[np.ndarray, list[np.ndarray]]:
     """Listing-level score = the best candidate's probability (what the verdict reports)."""
-    stacked = CandidateSearch.stack(found)
-    proba = classifier.predict_proba(stacked)[:, 1] if len(stacked) else np.zeros(0)
-    per, start = [], 0
-    for f in found:
-        per.append(proba[start : start + len(f.entries)])
-        start += len(f.entries)
+    per = candidate_probabilities(classifier, found)
     best = np.asarray([p.max() if len(p) else 0.0 for p in per])
     return best, per
 

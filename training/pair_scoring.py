@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from model.candidates import CandidateSearch, Found
+from model.candidates import CandidateSearch, Found, candidate_probabilities
 from model.classifier import MatchClassifier
 from model.features import FEATURE_NAMES, EntryView, candidate_features
 from model.index import entry_identifiers, entry_texts
@@ -128,12 +128,7 @@ def score_pairs(
 ) -> ScoredPairs:
     """P(match) for each pair as production would compute it (see the module docstring)."""
     found, which = find_listings(search, pairs, desc=desc)
-    stacked = CandidateSearch.stack(found)
-    proba = classifier.predict_proba(stacked)[:, 1] if len(stacked) else np.zeros(0)
-    per, start = [], 0
-    for f in found:
-        per.append(proba[start : start + len(f.entries)])
-        start += len(f.entries)
+    per = candidate_probabilities(classifier, found)
     position = {e.entry_id: i for i, e in enumerate(search.index.entries)}
     out = np.zeros(len(pairs))
     status = np.empty(len(pairs), dtype=object)
