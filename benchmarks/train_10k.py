@@ -23,8 +23,8 @@ os.environ.setdefault("TQDM_DISABLE", "1")
 
 
 def main() -> int:
-    from model.bundle import Bundle
-    from model.candidates import CandidateSearch
+    from model.matching.bundle import Bundle
+    from model.matching.candidates import CandidateSearch
     from training.loaders import load_amazon_listings
     from training.make_pairs import build_split, make_pairs, sample_entries, split_pairs
     from training.pairs import load_pairs, write_pairs

@@ -19,8 +19,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from model.blocklist_store import UnknownEntryError
-from model.catalog import CatalogError
+from model.runtime.blocklist_store import UnknownEntryError
+from model.runtime.catalog import CatalogError
 from model.schema import Listing
 from service.admin import MAX_LISTINGS_PER_BATCH, Admin
 from service.auth import KeyStore

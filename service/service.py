@@ -23,17 +23,17 @@ from typing import Annotated, Any
 import bentoml
 from pydantic import Field
 
-from model.bundle import Bundle
-from model.microbatch import MicroBatcher
+from model.matching.bundle import Bundle
+from model.runtime.microbatch import MicroBatcher
 from model.schema import Listing
-from model.screener import Screener
-from model.verdict import Verdict
+from model.matching.screener import Screener
+from model.matching.verdict import Verdict
 from service.admin import Admin
 from service.admin_api import create_admin_app
 from service.auth import KeyStore
 from service.review import ReviewConfig, ReviewQueue, TakedownNotifier, create_review_app
 from service.schemas import MAX_BATCH, ListingIn, VerdictOut
-from training.registry import resolve
+from model.runtime.registry import resolve
 
 log = logging.getLogger("recallguard")
 

@@ -18,10 +18,10 @@ os.environ["RECALLGUARD_DATA_HOME"] = tempfile.mkdtemp(prefix="recallguard-data-
 
 import pytest
 
-from model.bundle import Bundle
-from model.encoder import SentenceTransformerEncoder
+from model.matching.bundle import Bundle
+from model.matching.encoder import SentenceTransformerEncoder
 from model.schema import BlocklistEntry, Listing
-from model.screener import Screener
+from model.matching.screener import Screener
 from training.build import BuildConfig, build_bundle
 from training.loaders import load_amazon_listings, load_default_blocklist
 

@@ -8,7 +8,7 @@ import re
 import pytest
 from rapidfuzz.distance import Levenshtein
 
-from model.normalise import normalise
+from model.matching.normalise import normalise
 from model.schema import MAX_TITLE_CHARS, BlocklistEntry
 from training.attacks import TACTICS, AttackedListing, NotApplicable, generate, plain_variants
 from training.attacks._vocab import INVISIBLES, SELLER_BRANDS

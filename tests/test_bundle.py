@@ -9,11 +9,11 @@ import pytest
 import skops.io as sio
 from sklearn.preprocessing import FunctionTransformer
 
-from model.bundle import MANIFEST_FILE, Bundle, BundleIntegrityError, _sha256
-from model.classifier import UntrustedArtifactError
-from model.encoder import SentenceTransformerEncoder
+from model.matching.bundle import MANIFEST_FILE, Bundle, BundleIntegrityError, _sha256
+from model.matching.classifier import UntrustedArtifactError
+from model.matching.encoder import SentenceTransformerEncoder
 from model.schema import Listing
-from model.screener import Screener
+from model.matching.screener import Screener
 
 PROBES = [
     Listing(title="TooyBing Wooden Bead Stacking Toys"),

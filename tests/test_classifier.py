@@ -8,7 +8,7 @@ from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 from sklearn.preprocessing import FunctionTransformer
 
-from model.classifier import MatchClassifier, UntrustedArtifactError
+from model.matching.classifier import MatchClassifier, UntrustedArtifactError
 
 
 def data(n: int = 1500) -> tuple[np.ndarray, np.ndarray]:

@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from model.decision import choose_thresholds
-from model.verdict import Thresholds
+from model.matching.thresholds import choose_thresholds
+from model.matching.verdict import Thresholds
 
 
 def test_block_threshold_is_lowest_cut_meeting_precision() -> None:

@@ -7,9 +7,9 @@ import threading
 import numpy as np
 import pytest
 
-from model.embedding_cache import EmbeddingCache
-from model.encoder import SentenceTransformerEncoder
-from model.fast_encoder import length_batches, padded
+from model.matching.embedding_cache import EmbeddingCache
+from model.matching.encoder import SentenceTransformerEncoder
+from model.matching.fast_encoder import length_batches, padded
 
 UNSEEN = "an unseen title"
 

@@ -13,10 +13,10 @@ import numpy as np
 import pytest
 from sklearn.metrics import average_precision_score
 
-from model.bundle import Bundle
-from model.encoder import SentenceTransformerEncoder
+from model.matching.bundle import Bundle
+from model.matching.encoder import SentenceTransformerEncoder
 from model.schema import Listing
-from model.verdict import Thresholds
+from model.matching.verdict import Thresholds
 from training import attacks
 from training.build import split_of
 from training.cli import main

@@ -14,13 +14,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from model.bundle import Bundle
-from model.cascade import CascadeScreener, LexicalGate, fit_gate
-from model.encoder import SentenceTransformerEncoder
-from model.features import ListingView
+from model.matching.bundle import Bundle
+from model.matching.cascade import CascadeScreener, LexicalGate, fit_gate
+from model.matching.encoder import SentenceTransformerEncoder
+from model.matching.features import ListingView
 from model.schema import BlocklistEntry, Listing
-from model.screener import Screener
-from model.verdict import Verdict
+from model.matching.screener import Screener
+from model.matching.verdict import Verdict
 from training.build import BuildConfig, make_examples
 from training.gate import build_config_of
 

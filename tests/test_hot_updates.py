@@ -18,12 +18,12 @@ import numpy as np
 import pytest
 from starlette.testclient import TestClient
 
-from model.blocklist_store import STATE_FILE, BlocklistStore
-from model.bundle import Bundle
-from model.index import entry_texts
-from model.live_blocklist import LiveBlocklist
+from model.runtime.blocklist_store import STATE_FILE, BlocklistStore
+from model.matching.bundle import Bundle
+from model.matching.index import entry_texts
+from model.runtime.live_blocklist import LiveBlocklist
 from model.schema import BlocklistEntry, Listing
-from model.verdict import DECISIONS
+from model.matching.verdict import DECISIONS
 from service.admin import Admin
 from service.admin_api import create_admin_app
 from service.auth import KeyStore
@@ -133,7 +133,7 @@ def test_changes_from_another_process_go_live_and_survive_a_restart(
         entry = entry_of(all_entries, NEW_ID)
         script = (
             "import json, sys; from pathlib import Path; "
-            "from model.blocklist_store import BlocklistStore; "
+            "from model.runtime.blocklist_store import BlocklistStore; "
             "from model.schema import BlocklistEntry; "
             "BlocklistStore(Path(sys.argv[1])).upsert("
             "[BlocklistEntry.from_dict(json.loads(sys.argv[2]))], 'cli', 'import')"

@@ -15,7 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from model.identifiers import (
+from model.matching.identifiers import (
     canonical_id,
     extract_asins,
     extract_gtins,

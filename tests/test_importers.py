@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from model.blocklist_store import BlocklistStore
+from model.runtime.blocklist_store import BlocklistStore
 from model.schema import BlocklistEntry
 from training import loaders
 from training.cli import main

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from model.microbatch import BatcherClosed, MicroBatcher
+from model.runtime.microbatch import BatcherClosed, MicroBatcher
 
 
 def test_each_caller_gets_its_own_result_and_batches_form_under_load() -> None:

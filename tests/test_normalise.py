@@ -6,7 +6,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from model.normalise import fold, normalise, tokens
+from model.matching.normalise import fold, normalise, tokens
 
 IDENTIFIERS = ["75192", "TB-MZWJ", "5x5", "AJ0192-Y-3", "gjd49", "12v", "3-pack"]
 INVISIBLE = ["\u200b", "\u200c", "\u200d", "\u2060", "\u00ad", "\ufeff", "\u202e", "\ufe0f",

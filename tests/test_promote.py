@@ -13,10 +13,10 @@ from pathlib import Path
 import bentoml
 import pytest
 
-from model.bundle import Bundle
-from model.candidates import CandidateSearch
+from model.matching.bundle import Bundle
+from model.matching.candidates import CandidateSearch
 from model.schema import Listing
-from training import registry
+from model.runtime import registry
 from training.cli import main
 from training.make_pairs import make_pairs, split_pairs
 from training.pairs import write_pairs

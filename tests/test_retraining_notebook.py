@@ -9,8 +9,8 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from model.bundle import Bundle
-from model.candidates import CandidateSearch
+from model.matching.bundle import Bundle
+from model.matching.candidates import CandidateSearch
 from model.schema import Listing
 from training.make_pairs import build_split, make_pairs, split_pairs
 from training.pairs import write_pairs

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from model.schema import Listing
-from model.verdict import Candidate, Evidence, Thresholds, Verdict
+from model.matching.verdict import Candidate, Evidence, Thresholds, Verdict
 from service.review import (
     AlreadyDecidedError,
     ClaimedByOtherError,

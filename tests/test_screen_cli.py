@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
-from model.bundle import Bundle
-from model.encoder import SentenceTransformerEncoder
+from model.matching.bundle import Bundle
+from model.matching.encoder import SentenceTransformerEncoder
 from model.schema import Listing
-from model.screener import Screener
+from model.matching.screener import Screener
 from training.cli import main
 from training.screen_cli import screen_file
 

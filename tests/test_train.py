@@ -14,9 +14,9 @@ import numpy as np
 import pytest
 import torch
 
-from model.bundle import Bundle
-from model.candidates import CandidateSearch
-from model.encoder import SentenceTransformerEncoder
+from model.matching.bundle import Bundle
+from model.matching.candidates import CandidateSearch
+from model.matching.encoder import SentenceTransformerEncoder
 from model.schema import Listing
 from training.finetune import FinetuneConfig
 from training.make_pairs import make_pairs, split_pairs

@@ -9,7 +9,7 @@
 (c) plain embedding: all-MiniLM-L6-v2 + FAISS inner product over the raw entry texts, top-1
     cosine, no normalisation, no classifier.
 
-(b) and (c) get their cut-offs from `model.decision.choose_thresholds` on the validation
+(b) and (c) get their cut-offs from `model.matching.thresholds.choose_thresholds` on the validation
 split, with the same precision/recall targets and class weighting as the build used for the
 model, so every system is tuned by one rule on data it is not scored on.
 """
@@ -22,11 +22,11 @@ import faiss
 import numpy as np
 from rapidfuzz import fuzz, process, utils
 
-from model.decision import choose_thresholds
-from model.encoder import Encoder
-from model.normalise import normalise
+from model.matching.thresholds import choose_thresholds
+from model.matching.encoder import Encoder
+from model.matching.normalise import normalise
 from model.schema import BlocklistEntry, Listing
-from model.verdict import Thresholds
+from model.matching.verdict import Thresholds
 from training.build import BuildConfig
 from training.heldout import HeldOut
 from training.scoring import MAX_CANDIDATES, Scored, rank_rows

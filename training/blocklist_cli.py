@@ -15,8 +15,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from model.blocklist_changes import ApplyResult
-from model.blocklist_store import BlocklistStore
+from model.runtime.blocklist_changes import ApplyResult
+from model.runtime.blocklist_store import BlocklistStore
 from model.schema import BlocklistEntry
 from service.review.config import default_data_home
 from training.importers import SOURCES, read_entries
@@ -28,7 +28,7 @@ def open_store() -> BlocklistStore:
 
 def bundle_entries(ref: str | None) -> dict[str, BlocklistEntry] | None:
     """The served bundle's entries by id (None when no bundle can be found)."""
-    from training.registry import BundleNotFoundError, resolve
+    from model.runtime.registry import BundleNotFoundError, resolve
 
     try:
         path = resolve(ref)

@@ -19,13 +19,13 @@ from typing import Any, Literal
 import numpy as np
 from tqdm.auto import tqdm
 
-from model.bundle import Bundle, BundleConfig
-from model.candidates import CandidateSearch, Found, candidate_probabilities
-from model.cascade import LexicalGate, fit_gate
-from model.classifier import MatchClassifier
-from model.decision import choose_thresholds
-from model.encoder import DEFAULT_MODEL, Encoder, SentenceTransformerEncoder
-from model.index import BlocklistIndex
+from model.matching.bundle import Bundle, BundleConfig
+from model.matching.candidates import CandidateSearch, Found, candidate_probabilities
+from model.matching.cascade import LexicalGate, fit_gate
+from model.matching.classifier import MatchClassifier
+from model.matching.thresholds import choose_thresholds
+from model.matching.encoder import DEFAULT_MODEL, Encoder, SentenceTransformerEncoder
+from model.matching.index import BlocklistIndex
 from model.schema import BlocklistEntry, Listing
 from training import attacks
 

@@ -13,10 +13,10 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-from model.ann import DEFAULT_NPROBE, IndexSpec
-from model.bundle import Bundle
-from model.catalog import DB_FILE, Catalog, encoder_fingerprint
-from model.normalise import normalise
+from model.runtime.ann import DEFAULT_NPROBE, IndexSpec
+from model.matching.bundle import Bundle
+from model.runtime.catalog import DB_FILE, Catalog, encoder_fingerprint
+from model.matching.normalise import normalise
 from model.schema import Listing
 from service.review.config import default_data_home
 
@@ -71,7 +71,7 @@ def _listing(data: object) -> Listing:
 
 
 def _load_bundle(ref: str | None) -> tuple[Path, Bundle]:
-    from training.registry import resolve
+    from model.runtime.registry import resolve
 
     path = resolve(ref)
     return path, Bundle.load(path)
@@ -110,9 +110,9 @@ def cmd_index(args: argparse.Namespace) -> int:
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
-    from model.blocklist_store import BlocklistStore
-    from model.live_blocklist import LiveBlocklist
-    from model.sweep_log import SweepLog
+    from model.runtime.blocklist_store import BlocklistStore
+    from model.runtime.live_blocklist import LiveBlocklist
+    from model.runtime.sweep_log import SweepLog
     from service.review import ReviewConfig, ReviewQueue
 
     if not (catalog_root() / DB_FILE).exists():

@@ -32,7 +32,7 @@ class CLIError(Exception):
 
 
 def cmd_build(args: argparse.Namespace) -> int:
-    from training import registry
+    from model.runtime import registry
 
     if args.if_missing and args.out is None and registry.has_bundle():
         print(
@@ -83,7 +83,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_models(args: argparse.Namespace) -> int:
-    from training import registry
+    from model.runtime import registry
 
     rows = registry.list_bundles()
     if args.json:

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 from training.metrics import ECE_BINS
 
 if TYPE_CHECKING:  # the heavy modules load only when an evaluation runs, not for every command
-    from model.encoder import Encoder
+    from model.matching.encoder import Encoder
     from model.schema import Listing
     from training.heldout import HeldOut
     from training.scoring import Scored
@@ -142,9 +142,9 @@ def run_evaluation(
 ) -> dict[str, Any]:
     """Score the bundle and the baselines on its held-out split; write the report folder
     (default `reports/eval-<bundle version>`) and return the report as a dict."""
-    from model.bundle import CONFIG_FILE, Bundle
-    from model.normalise import normalise
-    from model.screener import Screener
+    from model.matching.bundle import CONFIG_FILE, Bundle
+    from model.matching.normalise import normalise
+    from model.matching.screener import Screener
     from training.baselines import (
         ExactMatch,
         FuzzyMatch,
@@ -256,7 +256,7 @@ def _pairs(args: argparse.Namespace, bundle_path: Path) -> int:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from training import registry
+    from model.runtime import registry
 
     if args.sample is not None and args.sample < 1:
         raise ValueError(f"--sample must be a positive number of listings, got {args.sample}")

@@ -27,8 +27,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from model.encoder import SentenceTransformerEncoder, resolve_model
-from model.normalise import normalise
+from model.matching.encoder import SentenceTransformerEncoder, resolve_model
+from model.matching.normalise import normalise
 from model.schema import BlocklistEntry, Listing
 from training.pairs import LabelledPair
 

@@ -16,11 +16,11 @@ from typing import Any
 
 import numpy as np
 
-from model.bundle import Bundle
-from model.cascade import DEFAULT_MARGIN, GateFit, LexicalGate, fit_gate
-from model.features import ListingView
+from model.matching.bundle import Bundle
+from model.matching.cascade import DEFAULT_MARGIN, GateFit, LexicalGate, fit_gate
+from model.matching.features import ListingView
 from model.schema import Listing
-from model.screener import Screener
+from model.matching.screener import Screener
 from training.build import BuildConfig, make_examples
 
 

@@ -21,7 +21,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from model.identifiers import (
+from model.matching.identifiers import (
     canonical_id,
     extract_asins,
     extract_gtins,

@@ -23,8 +23,8 @@ from dataclasses import replace
 
 from rapidfuzz import fuzz
 
-from model.candidates import CandidateSearch
-from model.normalise import normalise
+from model.matching.candidates import CandidateSearch
+from model.matching.normalise import normalise
 from model.schema import BlocklistEntry, Listing
 from training import attacks
 from training.attacks import AttackedListing, NotApplicable
@@ -187,8 +187,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     import argparse
     from pathlib import Path
 
-    from model.encoder import SentenceTransformerEncoder
-    from model.index import BlocklistIndex
+    from model.matching.encoder import SentenceTransformerEncoder
+    from model.matching.index import BlocklistIndex
     from training.loaders import load_amazon_listings, load_default_blocklist
     from training.pairs import write_pairs
 
@@ -206,7 +206,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     # as new to the served bundle as it is to the retrained one.
     benign = build_split(load_amazon_listings(), "test")[: args.benign]
     if args.bundle:  # search the way that bundle does (its encoder and index)
-        from model.bundle import Bundle
+        from model.matching.bundle import Bundle
 
         bundle = Bundle.load(args.bundle)
         search = CandidateSearch(bundle.encoder, bundle.index, bundle.config.search_k)

@@ -13,7 +13,7 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from model.normalise import normalise
+from model.matching.normalise import normalise
 from model.schema import BlocklistEntry, Listing, ValidationError
 
 # Generic product-field aliases -> our field names. Identifiers may be one string or a list.

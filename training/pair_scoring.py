@@ -21,11 +21,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from model.candidates import CandidateSearch, Found, candidate_probabilities
-from model.classifier import MatchClassifier
-from model.features import FEATURE_NAMES, EntryView, candidate_features
-from model.index import entry_identifiers, entry_texts
-from model.normalise import normalise
+from model.matching.candidates import CandidateSearch, Found, candidate_probabilities
+from model.matching.classifier import MatchClassifier
+from model.matching.features import FEATURE_NAMES, EntryView, candidate_features
+from model.matching.index import entry_identifiers, entry_texts
+from model.matching.normalise import normalise
 from model.schema import Listing
 from training.build import BuildConfig, find_all, make_examples, pair_labels
 from training.pairs import LabelledPair

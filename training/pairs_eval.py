@@ -15,10 +15,10 @@ from typing import Any
 
 import numpy as np
 
-from model.bundle import Bundle
-from model.candidates import CandidateSearch
-from model.encoder import Encoder
-from model.verdict import Thresholds
+from model.matching.bundle import Bundle
+from model.matching.candidates import CandidateSearch
+from model.matching.encoder import Encoder
+from model.matching.verdict import Thresholds
 from training.metrics import PRCurve, expected_calibration_error, pr_curve
 from training.pair_scoring import MISSED, ScoredPairs, score_pairs
 from training.pairs import load_pairs

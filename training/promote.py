@@ -20,9 +20,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from model.bundle import Bundle
-from model.encoder import Encoder
-from training import registry
+from model.matching.bundle import Bundle
+from model.matching.encoder import Encoder
+from model.runtime import registry
 from training.pairs_eval import pair_metrics, precision_target_of, score_file
 
 ECE_TOLERANCE = 0.01

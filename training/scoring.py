@@ -14,8 +14,8 @@ from typing import Any
 import numpy as np
 from tqdm.auto import tqdm
 
-from model.screener import Screener
-from model.verdict import Thresholds
+from model.matching.screener import Screener
+from model.matching.verdict import Thresholds
 from training.heldout import BENIGN, HeldOut
 from training.metrics import (
     brier,

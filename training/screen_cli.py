@@ -26,11 +26,11 @@ from typing import TYPE_CHECKING, Any, TextIO
 from pydantic import ValidationError
 
 from model.schema import Listing
-from model.verdict import DECISIONS
+from model.matching.verdict import DECISIONS
 from service.schemas import ListingIn
 
 if TYPE_CHECKING:  # the screener pulls in torch and scikit-learn: only when a run starts
-    from model.screener import Screener
+    from model.matching.screener import Screener
 
 FORMATS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl", ".csv": "csv"}
 FIELDS = tuple(ListingIn.model_fields)
@@ -268,9 +268,9 @@ def cmd_screen(args: argparse.Namespace) -> int:
     fmt = file_format(source, args.format)
     if fmt == "csv":
         csv_header(source)
-    from model.bundle import Bundle
-    from model.screener import Screener
-    from training import registry
+    from model.matching.bundle import Bundle
+    from model.matching.screener import Screener
+    from model.runtime import registry
 
     screener = Screener(Bundle.load(registry.resolve(args.model)))
     try:

@@ -48,7 +48,7 @@ def _report_skipped(pair_set: Any) -> None:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from training import registry
+    from model.runtime import registry
     from training.finetune import FinetuneConfig
     from training.pairs import load_pairs
     from training.train import TrainConfig, load_base, train_bundle

@@ -19,7 +19,7 @@ from sqlalchemy import Connection, Select, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from model.schema import Listing
-from model.verdict import Candidate, Verdict
+from model.matching.verdict import Candidate, Verdict
 
 from .config import ReviewConfig
 from .db import from_db_time

@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from model.schema import Listing
-from model.verdict import Candidate, Evidence
+from model.matching.verdict import Candidate, Evidence
 
 from .db import from_db_time
 

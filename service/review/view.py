@@ -9,7 +9,7 @@ from collections.abc import Iterable
 from typing import Any
 from urllib.parse import urlsplit
 
-from model.verdict import Candidate
+from model.matching.verdict import Candidate
 
 from .records import ReviewItem
 

@@ -17,7 +17,7 @@ import random
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from model.normalise import normalise
+from model.matching.normalise import normalise
 from model.schema import BlocklistEntry, Listing
 from training.attacks._text import (
     NotApplicable,

@@ -13,7 +13,7 @@ import random
 import re
 from collections.abc import Callable
 
-from model.normalise import fold, normalise
+from model.matching.normalise import fold, normalise
 from model.schema import BlocklistEntry, Listing
 from training.attacks._text import (
     NotApplicable,

@@ -17,7 +17,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from model.identifiers import is_valid_gtin
+from model.matching.identifiers import is_valid_gtin
 from training import loaders
 from training.recall_titles import clean_text
 

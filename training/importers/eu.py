@@ -13,7 +13,7 @@ import re
 from collections.abc import Mapping
 from pathlib import Path
 
-from model.identifiers import extract_asins, extract_model_numbers, is_valid_gtin
+from model.matching.identifiers import extract_asins, extract_model_numbers, is_valid_gtin
 from model.schema import MAX_TEXT_CHARS, BlocklistEntry
 from training import loaders
 from training.recall_titles import clean_brand, clean_text

@@ -16,7 +16,7 @@ from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
-from model.identifiers import canonical_id, is_valid_gtin
+from model.matching.identifiers import canonical_id, is_valid_gtin
 from model.schema import MAX_TEXT_CHARS, MAX_TITLE_CHARS, BlocklistEntry
 
 from .common import ImportFileError, csv_rows, read_text

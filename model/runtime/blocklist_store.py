@@ -31,8 +31,8 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
-from model.ann import fsync_dir
-from model.blocklist_changes import (
+from model.runtime.ann import fsync_dir
+from model.runtime.blocklist_changes import (
     ApplyResult,
     Change,
     ChangeSet,

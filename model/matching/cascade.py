@@ -26,12 +26,12 @@ from typing import Any
 import numpy as np
 from sklearn.feature_extraction.text import TfidfVectorizer
 
-from model.bundle import Bundle
-from model.features import ListingView
-from model.index import BlocklistIndex, entry_texts
+from model.matching.bundle import Bundle
+from model.matching.features import ListingView
+from model.matching.index import BlocklistIndex, entry_texts
 from model.schema import Listing
-from model.screener import Screener
-from model.verdict import Verdict
+from model.matching.screener import Screener
+from model.matching.verdict import Verdict
 
 GATE_NAME = "char3-tfidf-v1"
 DEFAULT_MARGIN = 0.9

@@ -20,7 +20,7 @@ from typing import Any
 
 import bentoml
 
-from model.bundle import Bundle
+from model.matching.bundle import Bundle
 
 MODEL_NAME = "recallguard"
 BUNDLE_SUBDIR = "bundle"

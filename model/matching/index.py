@@ -13,9 +13,9 @@ from pathlib import Path
 import faiss
 import numpy as np
 
-from model.encoder import Encoder
-from model.identifiers import canonical_id
-from model.normalise import normalise
+from model.matching.encoder import Encoder
+from model.matching.identifiers import canonical_id
+from model.matching.normalise import normalise
 from model.schema import BlocklistEntry
 
 INDEX_FILE = "index.faiss"

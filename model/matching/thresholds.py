@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from model.verdict import Thresholds
+from model.matching.verdict import Thresholds
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
 """The records of the blocklist store: change sets (who, when, why, what) and the overlay state.
 
-Kept apart from the storage mechanics in `model.blocklist_store` so that readers of the change
+Kept apart from the storage mechanics in `model.runtime.blocklist_store` so readers of the change
 log (the CLI, the admin API) depend on plain frozen dataclasses only.
 """
 

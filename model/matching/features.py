@@ -15,8 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 from rapidfuzz import fuzz
 
-from model.identifiers import canonical_id, extract_identifiers, is_valid_gtin
-from model.normalise import fold, normalise, tokens
+from model.matching.identifiers import canonical_id, extract_identifiers, is_valid_gtin
+from model.matching.normalise import fold, normalise, tokens
 from model.schema import BlocklistEntry, Listing
 
 FEATURE_NAMES: tuple[str, ...] = (

@@ -18,10 +18,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from model.catalog import Catalog
+from model.runtime.catalog import Catalog
 from model.schema import BlocklistEntry
-from model.screener import Screener
-from model.sweep import DEFAULT_K, SweepHit, sweep_entry
+from model.matching.screener import Screener
+from model.runtime.sweep import DEFAULT_K, SweepHit, sweep_entry
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS sweeps (

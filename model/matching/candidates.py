@@ -10,9 +10,9 @@ from typing import Any
 
 import numpy as np
 
-from model.encoder import Encoder
-from model.features import FEATURE_NAMES, EntryView, ListingView, candidate_features
-from model.index import BlocklistIndex
+from model.matching.encoder import Encoder
+from model.matching.features import FEATURE_NAMES, EntryView, ListingView, candidate_features
+from model.matching.index import BlocklistIndex
 from model.schema import Listing
 
 

@@ -1,0 +1,3 @@
+"""Runtime state around the matching pipeline: the live blocklist and its durable store, the
+catalogue index and retroactive sweeps, micro-batching, and the bundle registry.
+"""
