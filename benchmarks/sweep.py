@@ -40,15 +40,15 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from model.runtime.ann import IndexSpec, build_index  # noqa: E402
 from model.matching.bundle import Bundle  # noqa: E402
-from model.runtime.catalog import Catalog  # noqa: E402
 from model.matching.normalise import normalise  # noqa: E402
-from model.schema import Listing  # noqa: E402
 from model.matching.screener import Screener  # noqa: E402
-from model.runtime.sweep import sweep_entry  # noqa: E402
-from training.loaders import load_amazon_listings  # noqa: E402
+from model.runtime.ann import IndexSpec, build_index  # noqa: E402
+from model.runtime.catalog import Catalog  # noqa: E402
 from model.runtime.registry import resolve  # noqa: E402
+from model.runtime.sweep import sweep_entry  # noqa: E402
+from model.schema import Listing  # noqa: E402
+from training.loaders import load_amazon_listings  # noqa: E402
 
 CLOSE = 0.5
 

@@ -48,12 +48,12 @@ from model.matching.bundle import Bundle  # noqa: E402
 from model.matching.cascade import CascadeScreener, bundle_gate_threshold  # noqa: E402
 from model.matching.encoder import SentenceTransformerEncoder  # noqa: E402
 from model.matching.features import ListingView  # noqa: E402
-from model.schema import Listing  # noqa: E402
 from model.matching.screener import Screener  # noqa: E402
+from model.runtime.registry import resolve  # noqa: E402
+from model.schema import Listing  # noqa: E402
 from training.build import split_of  # noqa: E402
 from training.gate import build_config_of, calibrate_bundle  # noqa: E402
 from training.loaders import load_amazon_listings  # noqa: E402
-from model.runtime.registry import resolve  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from http_load import run_load, serve  # noqa: E402

@@ -19,15 +19,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from model.runtime.blocklist_store import BlocklistStore
 from model.matching.bundle import Bundle
+from model.matching.normalise import normalise
+from model.matching.screener import Screener
+from model.runtime.blocklist_store import BlocklistStore
 from model.runtime.catalog import DB_FILE, AddResult, Catalog, CatalogError, encoder_fingerprint
 from model.runtime.live_blocklist import LiveBlocklist, SyncResult
-from model.matching.normalise import normalise
-from model.schema import BlocklistEntry, Listing
-from model.matching.screener import Screener
 from model.runtime.sweep import SweepHit, UnknownEntry
 from model.runtime.sweep_log import SweepLog
+from model.schema import BlocklistEntry, Listing
 from service.review import ReviewQueue
 
 log = logging.getLogger("recallguard.admin")

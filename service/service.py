@@ -24,16 +24,16 @@ import bentoml
 from pydantic import Field
 
 from model.matching.bundle import Bundle
-from model.runtime.microbatch import MicroBatcher
-from model.schema import Listing
 from model.matching.screener import Screener
 from model.matching.verdict import Verdict
+from model.runtime.microbatch import MicroBatcher
+from model.runtime.registry import resolve
+from model.schema import Listing
 from service.admin import Admin
 from service.admin_api import create_admin_app
 from service.auth import KeyStore
 from service.review import ReviewConfig, ReviewQueue, TakedownNotifier, create_review_app
 from service.schemas import MAX_BATCH, ListingIn, VerdictOut
-from model.runtime.registry import resolve
 
 log = logging.getLogger("recallguard")
 

@@ -20,8 +20,8 @@ import pytest
 
 from model.matching.bundle import Bundle
 from model.matching.encoder import SentenceTransformerEncoder
-from model.schema import BlocklistEntry, Listing
 from model.matching.screener import Screener
+from model.schema import BlocklistEntry, Listing
 from training.build import BuildConfig, build_bundle
 from training.loaders import load_amazon_listings, load_default_blocklist
 

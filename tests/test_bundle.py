@@ -12,8 +12,8 @@ from sklearn.preprocessing import FunctionTransformer
 from model.matching.bundle import MANIFEST_FILE, Bundle, BundleIntegrityError, _sha256
 from model.matching.classifier import UntrustedArtifactError
 from model.matching.encoder import SentenceTransformerEncoder
-from model.schema import Listing
 from model.matching.screener import Screener
+from model.schema import Listing
 
 PROBES = [
     Listing(title="TooyBing Wooden Bead Stacking Toys"),

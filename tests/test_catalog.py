@@ -9,14 +9,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from model.runtime.ann import IndexSpec
-from model.runtime.catalog import Catalog, CatalogError, listing_identifiers
 from model.matching.encoder import SentenceTransformerEncoder
 from model.matching.normalise import normalise
-from model.schema import Listing
 from model.matching.screener import Screener
+from model.runtime.ann import IndexSpec
+from model.runtime.catalog import Catalog, CatalogError, listing_identifiers
 from model.runtime.sweep import screen_with_vectors, sweep_entry
 from model.runtime.sweep_log import SweepLog
+from model.schema import Listing
 from service.review import ReviewQueue
 from training.cli import main
 

@@ -15,8 +15,8 @@ from sklearn.metrics import average_precision_score
 
 from model.matching.bundle import Bundle
 from model.matching.encoder import SentenceTransformerEncoder
-from model.schema import Listing
 from model.matching.verdict import Thresholds
+from model.schema import Listing
 from training import attacks
 from training.build import split_of
 from training.cli import main

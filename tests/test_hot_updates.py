@@ -18,12 +18,12 @@ import numpy as np
 import pytest
 from starlette.testclient import TestClient
 
-from model.runtime.blocklist_store import STATE_FILE, BlocklistStore
 from model.matching.bundle import Bundle
 from model.matching.index import entry_texts
+from model.matching.verdict import DECISIONS
+from model.runtime.blocklist_store import STATE_FILE, BlocklistStore
 from model.runtime.live_blocklist import LiveBlocklist
 from model.schema import BlocklistEntry, Listing
-from model.matching.verdict import DECISIONS
 from service.admin import Admin
 from service.admin_api import create_admin_app
 from service.auth import KeyStore
@@ -35,7 +35,7 @@ NEW_TITLE = "Orb Funkee Squeeze Toys 17451"
 WRITER = """
 import os, signal, sys
 from pathlib import Path
-from model import blocklist_store
+from model.runtime import blocklist_store
 from model.schema import BlocklistEntry
 
 step = sys.argv[2]

@@ -15,8 +15,8 @@ import pytest
 
 from model.matching.bundle import Bundle
 from model.matching.candidates import CandidateSearch
-from model.schema import Listing
 from model.runtime import registry
+from model.schema import Listing
 from training.cli import main
 from training.make_pairs import make_pairs, split_pairs
 from training.pairs import write_pairs

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from model.schema import Listing
 from model.matching.verdict import Candidate, Evidence, Thresholds, Verdict
+from model.schema import Listing
 from service.review import (
     AlreadyDecidedError,
     ClaimedByOtherError,

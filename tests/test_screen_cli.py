@@ -11,8 +11,8 @@ import pytest
 
 from model.matching.bundle import Bundle
 from model.matching.encoder import SentenceTransformerEncoder
-from model.schema import Listing
 from model.matching.screener import Screener
+from model.schema import Listing
 from training.cli import main
 from training.screen_cli import screen_file
 

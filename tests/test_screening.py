@@ -1,7 +1,7 @@
 """End-to-end screening on a real tiny bundle built from real recalls and real listings."""
 
-from model.schema import Listing
 from model.matching.screener import Screener
+from model.schema import Listing
 
 
 def test_real_recall_title_is_caught_with_that_recall(screener: Screener) -> None:

@@ -22,11 +22,11 @@ import faiss
 import numpy as np
 from rapidfuzz import fuzz, process, utils
 
-from model.matching.thresholds import choose_thresholds
 from model.matching.encoder import Encoder
 from model.matching.normalise import normalise
-from model.schema import BlocklistEntry, Listing
+from model.matching.thresholds import choose_thresholds
 from model.matching.verdict import Thresholds
+from model.schema import BlocklistEntry, Listing
 from training.build import BuildConfig
 from training.heldout import HeldOut
 from training.scoring import MAX_CANDIDATES, Scored, rank_rows

@@ -23,9 +23,9 @@ from model.matching.bundle import Bundle, BundleConfig
 from model.matching.candidates import CandidateSearch, Found, candidate_probabilities
 from model.matching.cascade import LexicalGate, fit_gate
 from model.matching.classifier import MatchClassifier
-from model.matching.thresholds import choose_thresholds
 from model.matching.encoder import DEFAULT_MODEL, Encoder, SentenceTransformerEncoder
 from model.matching.index import BlocklistIndex
+from model.matching.thresholds import choose_thresholds
 from model.schema import BlocklistEntry, Listing
 from training import attacks
 

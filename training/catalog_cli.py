@@ -13,10 +13,10 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-from model.runtime.ann import DEFAULT_NPROBE, IndexSpec
 from model.matching.bundle import Bundle
-from model.runtime.catalog import DB_FILE, Catalog, encoder_fingerprint
 from model.matching.normalise import normalise
+from model.runtime.ann import DEFAULT_NPROBE, IndexSpec
+from model.runtime.catalog import DB_FILE, Catalog, encoder_fingerprint
 from model.schema import Listing
 from service.review.config import default_data_home
 

@@ -25,8 +25,8 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from pydantic import ValidationError
 
-from model.schema import Listing
 from model.matching.verdict import DECISIONS
+from model.schema import Listing
 from service.schemas import ListingIn
 
 if TYPE_CHECKING:  # the screener pulls in torch and scikit-learn: only when a run starts

@@ -30,11 +30,11 @@ import numpy as np
 from model.matching.bundle import ENCODER_DIR, Bundle, BundleConfig
 from model.matching.candidates import CandidateSearch
 from model.matching.classifier import MatchClassifier
-from model.matching.thresholds import choose_thresholds
 from model.matching.encoder import DEFAULT_MODEL, Encoder, SentenceTransformerEncoder
 from model.matching.index import BlocklistIndex
-from model.schema import BlocklistEntry, Listing
+from model.matching.thresholds import choose_thresholds
 from model.matching.verdict import Thresholds
+from model.schema import BlocklistEntry, Listing
 from training.finetune import FinetuneConfig, FinetuneReport, finetune
 from training.pair_scoring import MISSED, combine, score_pairs, synthetic_rows, training_rows
 from training.pairs import PairSet, listing_key

@@ -29,9 +29,9 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from model.matching.bundle import Bundle
 from model.matching.features import ListingView
 from model.matching.index import BlocklistIndex, entry_texts
-from model.schema import Listing
 from model.matching.screener import Screener
 from model.matching.verdict import Verdict
+from model.schema import Listing
 
 GATE_NAME = "char3-tfidf-v1"
 DEFAULT_MARGIN = 0.9

@@ -9,8 +9,8 @@ import numpy as np
 from model.matching.bundle import Bundle
 from model.matching.candidates import CandidateSearch, Found, candidate_probabilities
 from model.matching.features import FEATURE_NAMES, matched_terms
-from model.schema import Listing
 from model.matching.verdict import Candidate, Evidence, Verdict
+from model.schema import Listing
 
 _BRAND = FEATURE_NAMES.index("brand_in_listing")
 _NAME = FEATURE_NAMES.index("token_set_ratio")

@@ -3,9 +3,9 @@
 SQLite (``catalog.sqlite3``) is the truth: one row per listing with its JSON, its embedding
 (float32 bytes), whether it is still live, and ``seq``, the number of the write that last
 touched it; identifiers found in listings sit in a side table for exact lookup. The FAISS index
-(`model.runtime.ann`) is a cache of those rows, checkpointed to ``index-<seq>.faiss`` and named by the
-pointer file ``index.json`` (both replaced atomically). On open, and before every search, rows
-written after the index's ``seq`` (by this or any other process) are replayed into it, so a
+(`model.runtime.ann`) is a cache of those rows, checkpointed to ``index-<seq>.faiss`` and named
+by the pointer file ``index.json`` (both replaced atomically). On open, and before every search,
+rows written after the index's ``seq`` (by this or any other process) are replayed into it, so a
 crash loses no listing and writers never wait for a checkpoint.
 """
 
@@ -25,10 +25,10 @@ from pathlib import Path
 import faiss
 import numpy as np
 
-from model.runtime.ann import IndexSpec, atomic_write_text, build_index, spec_of, write_index_atomic
 from model.matching.features import ListingView
 from model.matching.identifiers import canonical_id
 from model.matching.normalise import fold
+from model.runtime.ann import IndexSpec, atomic_write_text, build_index, spec_of, write_index_atomic
 from model.schema import Listing
 
 DB_FILE = "catalog.sqlite3"

@@ -15,11 +15,11 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
-from model.runtime.blocklist_store import BlocklistStore
 from model.matching.bundle import Bundle
 from model.matching.cascade import make_screener
-from model.schema import BlocklistEntry
 from model.matching.screener import Screener
+from model.runtime.blocklist_store import BlocklistStore
+from model.schema import BlocklistEntry
 
 log = logging.getLogger(__name__)
 

@@ -19,13 +19,13 @@ from dataclasses import dataclass, replace
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from model.runtime.catalog import Catalog
 from model.matching.encoder import Encoder
 from model.matching.index import entry_identifiers
 from model.matching.normalise import normalise
-from model.schema import Listing
 from model.matching.screener import Screener
 from model.matching.verdict import Candidate, Decision, Verdict
+from model.runtime.catalog import Catalog
+from model.schema import Listing
 
 DEFAULT_K = 100
 

@@ -18,10 +18,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from model.runtime.catalog import Catalog
-from model.schema import BlocklistEntry
 from model.matching.screener import Screener
+from model.runtime.catalog import Catalog
 from model.runtime.sweep import DEFAULT_K, SweepHit, sweep_entry
+from model.schema import BlocklistEntry
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS sweeps (

@@ -18,8 +18,8 @@ from typing import Any
 from sqlalchemy import Connection, Select, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from model.schema import Listing
 from model.matching.verdict import Candidate, Verdict
+from model.schema import Listing
 
 from .config import ReviewConfig
 from .db import from_db_time

@@ -8,8 +8,8 @@ from dataclasses import asdict, dataclass, fields
 from datetime import datetime
 from typing import Any
 
-from model.schema import Listing
 from model.matching.verdict import Candidate, Evidence
+from model.schema import Listing
 
 from .db import from_db_time
 
