@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from starlette.testclient import TestClient
 
+from model.schema import MAX_TITLE_CHARS
 from service.schemas import MAX_BATCH
 
 
@@ -81,7 +82,7 @@ def test_batch_keeps_order(client: TestClient) -> None:
         {"title": "ok", "price": "cheap"},
         {"title": "ok", "price": -1},
         {"title": "ok", "identifiers": "B0CB9WV7XN"},
-        {"title": "x" * 501},  # over the limit
+        {"title": "x" * (MAX_TITLE_CHARS + 1)},  # over the limit
         {"title": "ok", "seller_password": "hunter2"},  # unknown field
         "just a string",
         None,

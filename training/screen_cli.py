@@ -269,10 +269,10 @@ def cmd_screen(args: argparse.Namespace) -> int:
     if fmt == "csv":
         csv_header(source)
     from model.matching.bundle import Bundle
-    from model.matching.screener import Screener
+    from model.matching.cascade import make_screener
     from model.runtime import registry
 
-    screener = Screener(Bundle.load(registry.resolve(args.model)))
+    screener = make_screener(Bundle.load(registry.resolve(args.model)))
     try:
         summary = screen_file(
             screener, source, target, fmt, args.batch_size, progress=not args.quiet
