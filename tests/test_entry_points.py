@@ -1,5 +1,6 @@
 """Every entry point screens with the one fast screener the bundle describes (`make_screener`):
-the CLI, `/screen`, `/screen_batch`, the catalogue sweep and the evaluation.
+the CLI, the catalogue sweep and the evaluation here; `/screen` and `/screen_batch` in
+tests/test_service.py (one BentoML app per test process).
 
 A spy on `Screener.candidate_sets` (the stage every screening path goes through) records the
 screener each call ran on; each entry point must have run with the bundle's calibrated gate.
@@ -8,12 +9,10 @@ screener each call ran on; each entry point must have run with the bundle's cali
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from starlette.testclient import TestClient
 
 from model.matching.bundle import Bundle
 from model.matching.cascade import GateStage, bundle_gate_threshold, make_screener
@@ -65,30 +64,6 @@ def test_cli_screen(
     code = main(["screen", "--input", str(source), "--output", str(out), "--quiet",
                  "--model", str(tiny_bundle_path)])  # fmt: skip
     assert code == 0 and len(out.read_text().splitlines()) == 2
-    _all_gated(seen, threshold)
-
-
-@pytest.fixture(scope="module")
-def client(tiny_bundle_path: Path) -> Iterator[TestClient]:
-    mp = pytest.MonkeyPatch()
-    mp.setenv("RECALLGUARD_BUNDLE", str(tiny_bundle_path))
-    from service.service import RecallGuard
-
-    with TestClient(RecallGuard.to_asgi()) as c:
-        yield c
-    mp.undo()
-
-
-def test_http_screen_and_screen_batch(
-    seen: list[Screener], threshold: float, client: TestClient
-) -> None:
-    r = client.post("/screen", json={"listing": PLANTED})
-    assert r.status_code == 200, r.text
-    _all_gated(seen, threshold)
-    seen.clear()
-    r = client.post("/screen_batch", json={"listings": [PLANTED, {"title": "Lego Duplo Zoo"}]})
-    assert r.status_code == 200, r.text
-    assert [v["listing_id"] for v in r.json()] == ["L-tooy", ""]
     _all_gated(seen, threshold)
 
 

@@ -129,7 +129,7 @@ _WORD = re.compile(r"[A-Za-z0-9]+")
 # encoder separately reads at most `model.matching.fast_encoder.MAX_SEQ_TOKENS` tokens.
 READ_TITLE_CHARS = 1_000  # title (with brand) as embedded and fuzzy-matched
 READ_DESCRIPTION_CHARS = 2_000  # description: read for identifiers only
-READ_FIELD_CHARS = 300  # brand and category
+READ_FIELD_CHARS = 500  # brand and category (the HTTP limits: 200 and 500)
 
 
 def _given_id(raw: str) -> str:
