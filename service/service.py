@@ -30,10 +30,12 @@ from service.review import ReviewConfig, ReviewQueue, TakedownNotifier, create_r
 from service.schemas import MAX_BATCH, ListingIn, VerdictOut
 
 log = logging.getLogger("recallguard")
-REQUEST_TIMEOUT_S = 30
+# Generous for batch work: 12 concurrent 256-listing /screen_batch calls are ~3,000 listings,
+# seconds on a quiet 2-core machine, tens of seconds on a busy one.
+REQUEST_TIMEOUT_S = 60
 # Longest estimated wait a /screen_batch call is admitted with: below the request timeout, so a
 # queued call finishes rather than timing out (504) after doing the work.
-BATCH_WAIT_S = 0.7 * REQUEST_TIMEOUT_S
+BATCH_WAIT_S = 0.75 * REQUEST_TIMEOUT_S
 
 review_app = create_review_app(
     lambda: bentoml.get_current_service().review_queue,
