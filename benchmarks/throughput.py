@@ -29,6 +29,7 @@ import argparse
 import json
 import os
 import platform
+import re
 import subprocess
 import sys
 import tempfile
@@ -164,25 +165,36 @@ def cli(bundle_path: Path, listings: list[Listing], baseline_per_s: float) -> di
                "--quiet"]  # fmt: skip
     env = dict(os.environ, PYTHONPATH=str(ROOT))
 
-    def run(rows: list[Listing], tmp: Path) -> tuple[float, int]:
+    def run(rows: list[Listing], tmp: Path) -> tuple[float, int, float]:
         source, out = tmp / f"in-{len(rows)}.jsonl", tmp / f"out-{len(rows)}.jsonl"
         source.write_text("".join(json.dumps(x.to_dict()) + "\n" for x in rows))
         start = time.perf_counter()
-        subprocess.run([*command, "--input", str(source), "--output", str(out)],
-                       cwd=ROOT, env=env, check=True, capture_output=True)  # fmt: skip
-        return time.perf_counter() - start, len(out.read_text().splitlines())
+        args = [*command, "--input", str(source), "--output", str(out)]
+        done = subprocess.run(args, cwd=ROOT, env=env, check=True, capture_output=True, text=True)
+        wall = time.perf_counter() - start
+        # The command's own summary: "screened N listings in X s": reading, validating,
+        # screening and writing, without interpreter start-up and bundle loading.
+        found = re.search(r"screened \d+ listings in ([\d.]+) s", done.stdout)
+        return wall, len(out.read_text().splitlines()), float(found.group(1)) if found else wall
 
     with tempfile.TemporaryDirectory(prefix="recallguard-bench-cli-") as tmp:
-        startup, _ = run(listings[:1], Path(tmp))
-        total, screened = run(listings, Path(tmp))
-    per_s = (len(listings) - 1) / max(total - startup, 1e-9)
+        startup, _, _ = run(listings[:1], Path(tmp))
+        total, screened, in_loop = run(listings, Path(tmp))
+    # Start-up subtracted two ways: the one-listing run's wall time (noisy on a loaded machine)
+    # and the command's own timing; the ratio uses the latter, both are recorded.
+    subtracted = total - startup
+    per_s = len(listings) / max(in_loop, 1e-9)
     return {
         "listings": len(listings),
         "screened": screened,
         "startup_s": round(startup, 2),
         "total_s": round(total, 2),
+        "in_loop_s": round(in_loop, 2),
         "listings_per_s": per_s,
         "ratio": per_s / baseline_per_s,
+        "listings_per_s_wall_minus_startup": (
+            (len(listings) - 1) / subtracted if subtracted > 0 else None
+        ),
     }
 
 
