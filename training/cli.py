@@ -24,6 +24,7 @@ PLUGINS = (
     "training.train_cli",  # recallguard train / promote
     "training.blocklist_cli",  # recallguard blocklist / catalog
     "service.review.cli",  # recallguard export-labels / keys / takedowns
+    "service.review.db_cli",  # recallguard db upgrade / current
 )
 
 
