@@ -22,6 +22,7 @@ from typing import Annotated, Any
 
 import bentoml
 from pydantic import Field
+from starlette.exceptions import HTTPException
 
 from model.matching.bundle import Bundle
 from model.matching.screener import Screener
@@ -37,13 +38,18 @@ from service.schemas import MAX_BATCH, ListingIn, VerdictOut
 
 log = logging.getLogger("recallguard")
 
-review_app = create_review_app(
-    lambda: bentoml.get_current_service().review_queue,
-    lambda: bentoml.get_current_service().keys,
-)
+
+def _started(name: str) -> Any:
+    found = getattr(bentoml.get_current_service(), name, None)
+    if found is None:  # start-up failed; /readyz says why
+        raise HTTPException(503, "the service could not start; see /readyz", {"Retry-After": "30"})
+    return found
+
+
+review_app = create_review_app(lambda: _started("review_queue"), lambda: _started("keys"))
 admin_app = create_admin_app(
     lambda: bentoml.get_current_service().admin,
-    lambda: bentoml.get_current_service().keys,
+    lambda: _started("keys"),
 )
 
 
@@ -60,6 +66,18 @@ class RecallGuard:
 
     def __init__(self) -> None:
         self.admin: Admin | None = None
+        self.review_queue: ReviewQueue | None = None
+        # A start-up failure (a bad bundle, an outdated database) keeps the worker up and not
+        # ready, with the reason at /readyz: raising here makes the server respawn the worker
+        # in a loop while the port accepts connections and never answers.
+        self.startup_error: str | None = None
+        try:
+            self._start()
+        except Exception as exc:
+            self.startup_error = f"{type(exc).__name__}: {exc}"
+            log.exception("RecallGuard cannot serve: %s", self.startup_error)
+
+    def _start(self) -> None:
         # Concurrent /screen calls are screened together, by one worker: with torch on one
         # thread it leaves the second core to HTTP parsing and serialisation (measured: a
         # second worker fights it for the GIL and widens the tail).
@@ -94,11 +112,16 @@ class RecallGuard:
         return None if self.admin is None else self.admin.screener
 
     def __is_ready__(self) -> bool:
+        if self.startup_error is not None:  # BentoML answers /readyz 503 with this detail
+            raise HTTPException(503, f"not ready: {self.startup_error}")
         return self.screener is not None
 
     def _screener(self) -> Screener:
         if self.screener is None:
-            raise bentoml.exceptions.ServiceUnavailable("the model bundle is still loading")
+            reason = "the model bundle is still loading"
+            if self.startup_error is not None:
+                reason = "the service could not start; see /readyz"
+            raise bentoml.exceptions.ServiceUnavailable(reason)
         return self.screener
 
     def _answer(self, listings: list[Listing]) -> list[VerdictOut]:
@@ -114,6 +137,7 @@ class RecallGuard:
         # A failed enqueue fails the request (503) so the platform retries: never lose an item.
         if verdict.decision != "review":
             return None
+        assert self.review_queue is not None  # set whenever a screener is
         item_id, _ = self.review_queue.enqueue(listing, verdict)
         return int(item_id)
 
