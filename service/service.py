@@ -22,6 +22,7 @@ from typing import Annotated, Any
 
 import bentoml
 from pydantic import Field
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException
 
 from model.matching.bundle import Bundle
@@ -30,6 +31,7 @@ from model.matching.verdict import Verdict
 from model.runtime.microbatch import MicroBatcher
 from model.runtime.registry import resolve
 from model.schema import Listing
+from service import metrics
 from service.admin import Admin
 from service.admin_api import create_admin_app
 from service.auth import KeyStore
@@ -82,7 +84,7 @@ class RecallGuard:
         # thread it leaves the second core to HTTP parsing and serialisation (measured: a
         # second worker fights it for the GIL and widens the tail).
         self.batcher: MicroBatcher[Listing, Verdict] = MicroBatcher(
-            lambda items: self._screener().screen(items),
+            lambda items: self._screen_timed(items),
             max_batch=32,
             workers=1,
         )
@@ -124,13 +126,28 @@ class RecallGuard:
             raise bentoml.exceptions.ServiceUnavailable(reason)
         return self.screener
 
+    def _screen_timed(self, listings: list[Listing]) -> list[Verdict]:
+        with metrics.timed("model"):
+            return self._screener().screen(listings)
+
+    def __metrics__(self, content: str) -> str:
+        """BentoML's /metrics hook: append the review queue's depth, read at scrape time."""
+        if self.review_queue is None:
+            return content
+        try:
+            return content + metrics.queue_depth_text(self.review_queue.counts())
+        except SQLAlchemyError:
+            log.warning("queue depth unavailable for /metrics", exc_info=True)
+            return content
+
     def _answer(self, listings: list[Listing]) -> list[VerdictOut]:
-        verdicts = self._screener().screen(listings)
+        verdicts = self._screen_timed(listings)
         return [self._out(x, v) for x, v in zip(listings, verdicts, strict=True)]
 
     def _out(self, listing: Listing, verdict: Verdict) -> VerdictOut:
         body = verdict.to_dict()
         body["review_item_id"] = self._enqueue(listing, verdict)
+        metrics.record_decision(verdict.decision)
         return VerdictOut.model_validate(body)
 
     def _enqueue(self, listing: Listing, verdict: Verdict) -> int | None:
@@ -138,7 +155,8 @@ class RecallGuard:
         if verdict.decision != "review":
             return None
         assert self.review_queue is not None  # set whenever a screener is
-        item_id, _ = self.review_queue.enqueue(listing, verdict)
+        with metrics.timed("review_enqueue"):
+            item_id, _ = self.review_queue.enqueue(listing, verdict)
         return int(item_id)
 
     @bentoml.api(route="/screen")
@@ -146,10 +164,11 @@ class RecallGuard:
         """Screen one listing: block, review or allow, with the matching recall and why."""
         item = listing.to_listing()
         self._screener()  # 503 while loading, before queueing
-        verdict = await asyncio.wrap_future(self.batcher.submit(item))
-        if verdict.decision == "review":  # the queue writes to SQLite: keep it off the loop
-            return await asyncio.to_thread(self._out, item, verdict)
-        return self._out(item, verdict)
+        with metrics.timed("screen"):
+            verdict = await asyncio.wrap_future(self.batcher.submit(item))
+            if verdict.decision == "review":  # the queue writes to SQLite: keep it off the loop
+                return await asyncio.to_thread(self._out, item, verdict)
+            return self._out(item, verdict)
 
     # Adaptive batching merges concurrent batch calls; the latency budget is generous so a busy
     # 2-core box queues work instead of answering 503 waves (measured with max_latency_ms=200).
@@ -158,7 +177,8 @@ class RecallGuard:
         self, listings: Annotated[list[ListingIn], Field(min_length=1, max_length=MAX_BATCH)]
     ) -> list[VerdictOut]:
         """Screen up to MAX_BATCH listings in one call; verdicts come back in input order."""
-        return self._answer([item.to_listing() for item in listings])
+        with metrics.timed("screen_batch"):
+            return self._answer([item.to_listing() for item in listings])
 
     @bentoml.api(route="/model_info")
     def model_info(self) -> dict[str, Any]:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -63,6 +64,18 @@ def test_bentoml_serve_screens_a_listing(tiny_bundle_path: Path) -> None:
         )
         assert r.status_code == 200
         assert r.json()["match"]["entry_id"] == "cpsc-10917"
+        decision = r.json()["decision"]
+        # BentoML's /metrics (multiprocess mode in a real worker) carries ours.
+        scraped = {
+            (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+            for family in text_string_to_metric_families(httpx.get(f"{base}/metrics").text)
+            for sample in family.samples
+        }
+        assert scraped[("recallguard_decisions_total", (("decision", decision),))] >= 1
+        assert scraped[("recallguard_screen_stage_seconds_count", (("stage", "model"),))] >= 1
+        assert scraped[("recallguard_screen_stage_seconds_count", (("stage", "screen"),))] >= 1
+        pending = scraped[("recallguard_review_queue_depth", (("state", "pending"),))]
+        assert pending == (1 if decision == "review" else 0)
         assert (
             httpx.post(f"{base}/screen", json={"listing": {"title": ""}}, timeout=30).status_code
             == 400
