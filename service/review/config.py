@@ -5,8 +5,9 @@ Environment variables (all optional):
 - ``RECALLGUARD_DATA_HOME``: the service's data directory (default ``~/.recallguard``).
 - ``RECALLGUARD_REVIEW_DB_URL``: any SQLAlchemy URL. Default: SQLite in WAL mode at
   ``$RECALLGUARD_DATA_HOME/review.sqlite3``. PostgreSQL is the production choice, e.g.
-  ``postgresql+psycopg://recallguard:PASSWORD@db.internal/recallguard`` (``pip install
-  "psycopg[binary]"``); claims then use ``SELECT ... FOR UPDATE SKIP LOCKED``.
+  ``postgresql+psycopg://recallguard:PASSWORD@db.internal/recallguard`` (psycopg 3 is a
+  dependency); claims then use ``SELECT ... FOR UPDATE SKIP LOCKED``. The schema comes from
+  the Alembic migrations: ``recallguard db upgrade``.
 - ``RECALLGUARD_TAKEDOWN_WEBHOOK_URL``: where confirmed takedowns are POSTed (unset: they wait
   in the outbox, visible at ``GET /review/api/takedowns``, and are sent once a URL is set).
 - ``RECALLGUARD_TAKEDOWN_WEBHOOK_TOKEN``: optional bearer token sent to the webhook.
