@@ -16,27 +16,23 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import os
 from collections.abc import Mapping
 from pathlib import Path
+
+from model.settings import Settings
 
 SIGNATURE_FILE = "manifest.sig"
 KEY_ENV = "RECALLGUARD_BUNDLE_SIGNING_KEY"
 ALGORITHM = "hmac-sha256"
-MIN_KEY_CHARS = 32
 
 
 def signing_key(env: Mapping[str, str] | None = None) -> bytes | None:
-    """The configured key, or None. ValueError when it is set but too short to be safe."""
-    raw = (os.environ if env is None else env).get(KEY_ENV, "").strip()
-    if not raw:
-        return None
-    if len(raw) < MIN_KEY_CHARS:
-        raise ValueError(
-            f"{KEY_ENV} must be at least {MIN_KEY_CHARS} characters "
-            f"(e.g. `openssl rand -hex 32`), got {len(raw)}"
-        )
-    return raw.encode("utf-8")
+    """The configured key (`Settings.bundle_signing_key`), or None.
+
+    :raises SettingsError: (a ValueError) when it is set but shorter than 32 characters.
+    """
+    raw = Settings.from_env(env).bundle_signing_key
+    return None if raw is None else raw.encode("utf-8")
 
 
 def key_id(key: bytes) -> str:
