@@ -36,12 +36,14 @@ browser:
 
 # The review-queue tests also run on a real PostgreSQL: Debian's server programs, which the
 # tests start in a temp folder as the unprivileged `postgres` user when run as root, and stop
-# (tests/databases.py). Only the programs are needed; no system cluster is used.
+# (tests/databases.py). Only the programs are needed: the system cluster that the package may
+# start is stopped again.
 postgres:
 	@ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || { \
 	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
 	  $$SUDO apt-get update -qq && \
-	  $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; }
+	  $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null && \
+	  { $$SUDO service postgresql stop >/dev/null 2>&1 || true; }; }
 
 test: install browser postgres
 	RECALLGUARD_REQUIRE_POSTGRES=1 $(VENV)/bin/pytest
