@@ -4,29 +4,20 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 
 import httpx
 import pytest
 
 from service.review import TakedownNotifier, list_takedowns, retry_takedown
 from service.review.queue import ReviewQueue
-from tests.test_review_queue import Clock, make_listing, make_verdict
+from tests.fakes import Clock, make_listing, make_verdict
 
 
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-def queue(tmp_path: Path, clock: Clock) -> Iterator[ReviewQueue]:
-    q = ReviewQueue(f"sqlite:///{tmp_path / 'review.sqlite3'}", clock=clock)
-    yield q
-    q.close()
+def queue(review_queue: ReviewQueue) -> ReviewQueue:
+    return review_queue
 
 
 def confirm_one(queue: ReviewQueue) -> int:

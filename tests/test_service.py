@@ -2,24 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 from starlette.testclient import TestClient
 
 from service.schemas import MAX_BATCH
 
 
-@pytest.fixture(scope="module")
-def client(tiny_bundle_path: Path) -> Iterator[TestClient]:
-    mp = pytest.MonkeyPatch()
-    mp.setenv("RECALLGUARD_BUNDLE", str(tiny_bundle_path))
-    from service.service import RecallGuard
-
-    with TestClient(RecallGuard.to_asgi()) as c:
-        yield c
-    mp.undo()
+@pytest.fixture
+def client(service_client: TestClient) -> TestClient:
+    return service_client
 
 
 def screen(client: TestClient, listing: object) -> tuple[int, dict]:
