@@ -80,9 +80,12 @@ class Admin:
         self._catalog: Catalog | None = None
         self._catalog_lock = threading.Lock()
         self._checkpointing = threading.Lock()
-        self._jobs: queue.Queue[tuple[int, str]] = queue.Queue()
+        self._jobs: queue.Queue[tuple[int, str] | None] = queue.Queue()
         self.live.add_listener(self._on_change)
-        threading.Thread(target=self._sweeper, name="catalogue-sweeper", daemon=True).start()
+        self._sweeper_thread = threading.Thread(
+            target=self._sweeper, name="catalogue-sweeper", daemon=True
+        )
+        self._sweeper_thread.start()
         for job in self.sweeps.unfinished():  # claimed before a crash or restart
             self._jobs.put(job)
         try:
@@ -213,9 +216,23 @@ class Admin:
         item_id, _ = self.review_queue.enqueue(hit.listing, hit.verdict)
         return int(item_id)
 
+    def close(self, timeout: float = 10.0) -> None:
+        """Stop polling the store and stop the sweeper after the sweep it is running.
+
+        Sweeps still queued stay claimed in the sweep log and are run by the next start.
+        """
+        self.live.stop()
+        with self._jobs.mutex:  # drop the queued jobs: the sweep log keeps them claimed
+            self._jobs.queue.clear()
+        self._jobs.put(None)
+        self._sweeper_thread.join(timeout)
+
     def _sweeper(self) -> None:
         while True:
-            sweep_id, entry_id = self._jobs.get()
+            job = self._jobs.get()
+            if job is None:
+                return
+            sweep_id, entry_id = job
             catalog = self.catalog()
             if catalog is None:
                 self.sweeps.fail(sweep_id, "no catalogue is registered")

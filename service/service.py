@@ -1,5 +1,8 @@
 """The BentoML service: load the bundle once per worker, screen listings over HTTP.
 
+The bundle is declared on the class as a `BentoModel` (the promoted bundle, else the latest, or
+the store tag `RECALLGUARD_BUNDLE` names), so `bentoml build` (bentofile.yaml) packs it into the
+Bento. `RECALLGUARD_BUNDLE` naming a folder serves that folder instead and declares nothing.
 Listings in the `review` band go to the reviewer queue, served by the same process at
 `/review`; confirmed decisions flow out as takedowns through the notifier.
 """
@@ -7,27 +10,21 @@ Listings in the `review` band go to the reviewer queue, served by the same proce
 from __future__ import annotations
 
 import asyncio
-import logging
-import sys
 from typing import Annotated, Any
 
 import bentoml
 from pydantic import Field
 
-from model.matching.bundle import Bundle
 from model.matching.screener import Screener
 from model.matching.verdict import Verdict
 from model.runtime.microbatch import MicroBatcher
-from model.runtime.registry import resolve
+from model.runtime.registry import declared_tag
 from model.schema import Listing
 from model.settings import Settings
-from service.admin import Admin
 from service.admin_api import create_admin_app
-from service.auth import KeyStore
-from service.review import ReviewConfig, ReviewQueue, TakedownNotifier, create_review_app
+from service.review import create_review_app
 from service.schemas import MAX_BATCH, ListingIn, VerdictOut
-
-log = logging.getLogger("recallguard")
+from service.worker import bundle_path, open_admin, open_keys, open_review
 
 review_app = create_review_app(
     lambda: bentoml.get_current_service().review_queue,
@@ -37,6 +34,7 @@ admin_app = create_admin_app(
     lambda: bentoml.get_current_service().admin,
     lambda: bentoml.get_current_service().keys,
 )
+_TAG = declared_tag()
 
 
 @bentoml.asgi_app(admin_app, path="/admin")
@@ -59,49 +57,44 @@ admin_app = create_admin_app(
 class RecallGuard:
     """Screens marketplace listings against the recall blocklist."""
 
+    bundle = bentoml.models.BentoModel(_TAG) if _TAG else None
+
     def __init__(self) -> None:
-        self.admin: Admin | None = None
+        settings = Settings.from_env()
+        self.keys = open_keys(settings)
+        self.review_queue, self.notifier = open_review(settings)
+        path = bundle_path(settings, type(self).bundle)  # the declaration, resolved if used
+        # Admin keeps the screener in step with run-time blocklist changes (service/admin.py).
+        self.admin = open_admin(settings, path, self.review_queue)
         # Concurrent /screen calls are screened together, by one worker: with torch on one
         # thread it leaves the second core to HTTP parsing and serialisation (measured: a
         # second worker fights it for the GIL and widens the tail).
         self.batcher: MicroBatcher[Listing, Verdict] = MicroBatcher(
-            lambda items: self._screener().screen(items),
-            max_batch=32,
-            workers=1,
+            lambda items: self._screener().screen(items), max_batch=32, workers=1
         )
-        settings = Settings.from_env()
-        config = ReviewConfig.from_settings(settings)
-        self.keys = KeyStore.from_settings(settings)
-        self.review_queue = ReviewQueue.from_config(config)
-        self.notifier = TakedownNotifier(
-            self.review_queue, config.webhook_url, token=config.webhook_token
-        )
-        self.notifier.start()
-        dev_key = self.keys.ensure_dev_key()
-        if dev_key:
-            # Shown once on the console (not the log) so a newcomer can open /review.
-            print(
-                f"RecallGuard: no API keys configured; created a dev admin key: {dev_key}",
-                file=sys.stderr,
-                flush=True,
-            )
-        path = resolve(settings.bundle)
-        # Admin keeps the screener in step with run-time blocklist changes (service/admin.py).
-        self.admin = Admin(Bundle.load(path), path, config.data_home, self.review_queue)
-        log.info("loaded bundle %s from %s", self.admin.screener.version, path)
+
+    @bentoml.on_shutdown
+    def shutdown(self) -> None:
+        """Stop the background threads (batcher, blocklist poller, sweeper, notifier)."""
+        self.batcher.close()
+        self.admin.close()
+        self.notifier.close()
+        self.review_queue.close()
 
     @property
     def screener(self) -> Screener | None:
         """The current screener; a blocklist change swaps it, so read it once per request."""
-        return None if self.admin is None else self.admin.screener
+        admin = getattr(self, "admin", None)
+        return None if admin is None else admin.screener
 
     def __is_ready__(self) -> bool:
         return self.screener is not None
 
     def _screener(self) -> Screener:
-        if self.screener is None:
+        screener = self.screener
+        if screener is None:
             raise bentoml.exceptions.ServiceUnavailable("the model bundle is still loading")
-        return self.screener
+        return screener
 
     def _answer(self, listings: list[Listing]) -> list[VerdictOut]:
         verdicts = self._screener().screen(listings)
