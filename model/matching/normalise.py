@@ -196,7 +196,9 @@ _DIMENSION = re.compile(r"\d+(?:x\d+)+[a-z]{0,4}")
 
 
 def _is_leet(core: str) -> bool:
-    """The documented rule: a token is leetspeak iff it has >= 2 letters, a leet run sits between
+    """Whether the token `core` is leetspeak.
+
+    The documented rule: a token is leetspeak iff it has >= 2 letters, a leet run sits between
     two letters ("falc0n", "w4rs", "l3g0"), it has no other digit (2 6 8 9) and no two different
     adjacent digits ("0192", "49", "12" mark codes and quantities; "b00k" is fine), and it is not a
     dimension ("7x7x7", "5x5cm"). Then every leet character in it is substituted. Known cost:
