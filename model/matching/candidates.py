@@ -17,13 +17,18 @@ from model.schema import Listing
 
 
 @dataclass(frozen=True)
-class Found:
-    """One listing's candidates: entry positions, cosines and one feature row per candidate."""
+class CandidateSet:
+    """The candidate set of one listing (candidate generation's output): entry positions,
+    cosines and one pair-feature row per candidate."""
 
     view: ListingView
     entries: list[int]
     cosines: np.ndarray
     features: np.ndarray
+
+
+# The old name, kept while training/build.py (being rewritten on another branch) still uses it.
+Found = CandidateSet
 
 
 class CandidateSearch:
@@ -39,7 +44,7 @@ class CandidateSearch:
             EntryView.of(e, ids) for e, ids in zip(index.entries, index.identifiers, strict=True)
         ]
 
-    def find(self, listings: Sequence[Listing]) -> list[Found]:
+    def find(self, listings: Sequence[Listing]) -> list[CandidateSet]:
         views = [ListingView.of(listing, self.index.by_identifier) for listing in listings]
         vectors = self.encoder.encode([v.text for v in views])
         hits = self.index.search(vectors, self.k)
@@ -52,16 +57,16 @@ class CandidateSearch:
                 entries.append(extra)
                 cosines.append(self.index.similarity(vector, extra))
             features = candidate_features(view, [self.entry_views[e] for e in entries], cosines)
-            out.append(Found(view, entries, np.asarray(cosines, dtype=np.float32), features))
+            out.append(CandidateSet(view, entries, np.asarray(cosines, dtype=np.float32), features))
         return out
 
     @staticmethod
-    def stack(found: Sequence[Found]) -> np.ndarray:
+    def stack(found: Sequence[CandidateSet]) -> np.ndarray:
         rows = [f.features for f in found if len(f.features)]
         return np.vstack(rows) if rows else np.zeros((0, len(FEATURE_NAMES)), dtype=np.float32)
 
 
-def candidate_probabilities(classifier: Any, found: Sequence[Found]) -> list[np.ndarray]:
+def candidate_probabilities(classifier: Any, found: Sequence[CandidateSet]) -> list[np.ndarray]:
     """Calibrated P(match) for every candidate of every listing, in one classifier call.
 
     Shared by screening, building and pair evaluation so all three score exactly alike.

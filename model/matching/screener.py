@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from model.matching.bundle import Bundle
-from model.matching.candidates import CandidateSearch, Found, candidate_probabilities
+from model.matching.candidates import CandidateSearch, CandidateSet, candidate_probabilities
 from model.matching.features import FEATURE_NAMES, matched_terms
 from model.matching.verdict import Candidate, Evidence, Verdict
 from model.schema import Listing
@@ -28,7 +28,7 @@ class Screener:
     def version(self) -> str:
         return self.config.version
 
-    def probabilities(self, found: Sequence[Found]) -> list[np.ndarray]:
+    def probabilities(self, found: Sequence[CandidateSet]) -> list[np.ndarray]:
         """Calibrated P(match) for every candidate of every listing, in one classifier call."""
         return candidate_probabilities(self.bundle.classifier, found)
 
@@ -42,7 +42,7 @@ class Screener:
     def screen_one(self, listing: Listing) -> Verdict:
         return self.screen([listing])[0]
 
-    def _candidate(self, found: Found, proba: np.ndarray, i: int) -> Candidate:
+    def _candidate(self, found: CandidateSet, proba: np.ndarray, i: int) -> Candidate:
         e = found.entries[i]
         entry = self.bundle.index.entries[e]
         view = self.search.entry_views[e]
@@ -65,7 +65,7 @@ class Screener:
             ),
         )
 
-    def _verdict(self, listing: Listing, found: Found, proba: np.ndarray) -> Verdict:
+    def _verdict(self, listing: Listing, found: CandidateSet, proba: np.ndarray) -> Verdict:
         thresholds = self.config.thresholds
         order = np.argsort(-proba, kind="stable")[: self.config.max_candidates]
         candidates = tuple(self._candidate(found, proba, int(i)) for i in order)
