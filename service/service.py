@@ -24,14 +24,14 @@ from model.settings import Settings
 from service.admin_api import create_admin_app
 from service.review import create_review_app
 from service.schemas import MAX_BATCH, ListingIn, VerdictOut
-from service.worker import bundle_path, open_admin, open_keys, open_review
+from service.worker import bundle_path, open_keys, open_live_screening, open_review
 
 review_app = create_review_app(
     lambda: bentoml.get_current_service().review_queue,
     lambda: bentoml.get_current_service().keys,
 )
 admin_app = create_admin_app(
-    lambda: bentoml.get_current_service().admin,
+    lambda: bentoml.get_current_service().live,
     lambda: bentoml.get_current_service().keys,
 )
 _TAG = declared_tag()
@@ -64,8 +64,8 @@ class RecallGuard:
         self.keys = open_keys(settings)
         self.review_queue, self.notifier = open_review(settings)
         path = bundle_path(settings, type(self).bundle)  # the declaration, resolved if used
-        # Admin keeps the screener in step with run-time blocklist changes (service/admin.py).
-        self.admin = open_admin(settings, path, self.review_queue)
+        # LiveScreening keeps the screener in step with run-time blocklist changes.
+        self.live = open_live_screening(settings, path, self.review_queue)
         # Concurrent /screen calls are screened together, by one worker: with torch on one
         # thread it leaves the second core to HTTP parsing and serialisation (measured: a
         # second worker fights it for the GIL and widens the tail).
@@ -77,15 +77,15 @@ class RecallGuard:
     def shutdown(self) -> None:
         """Stop the background threads (batcher, blocklist poller, sweeper, notifier)."""
         self.batcher.close()
-        self.admin.close()
+        self.live.close()
         self.notifier.close()
         self.review_queue.close()
 
     @property
     def screener(self) -> Screener | None:
         """The current screener; a blocklist change swaps it, so read it once per request."""
-        admin = getattr(self, "admin", None)
-        return None if admin is None else admin.screener
+        live = getattr(self, "live", None)
+        return None if live is None else live.screener
 
     def __is_ready__(self) -> bool:
         return self.screener is not None

@@ -15,8 +15,8 @@ import bentoml
 from model.matching.bundle import Bundle
 from model.runtime.registry import bundle_folder, resolve
 from model.settings import Settings
-from service.admin import Admin
 from service.auth import KeyStore
+from service.live_screening import LiveScreening
 from service.review import ReviewConfig, ReviewQueue, TakedownNotifier
 
 log = logging.getLogger("recallguard")
@@ -62,8 +62,8 @@ def bundle_path(settings: Settings, declared: bentoml.models.BentoModel | None) 
     return resolve(settings.bundle)
 
 
-def open_admin(settings: Settings, path: Path, queue: ReviewQueue) -> Admin:
+def open_live_screening(settings: Settings, path: Path, queue: ReviewQueue) -> LiveScreening:
     """The live screener (bundle plus run-time blocklist changes), catalogue and sweeper."""
-    admin = Admin(Bundle.load(path), path, settings.data_home, queue)
-    log.info("loaded bundle %s from %s", admin.screener.version, path)
-    return admin
+    live = LiveScreening(Bundle.load(path), path, settings.data_home, queue)
+    log.info("loaded bundle %s from %s", live.screener.version, path)
+    return live

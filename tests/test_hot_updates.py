@@ -23,9 +23,9 @@ from model.matching.index import entry_texts
 from model.runtime.blocklist_store import STATE_FILE, BlocklistStore
 from model.runtime.live_blocklist import LiveBlocklist
 from model.schema import BlocklistEntry, Listing
-from service.admin import Admin
 from service.admin_api import create_admin_app
 from service.auth import KeyStore
+from service.live_screening import LiveScreening
 from service.review import ReviewQueue
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -212,23 +212,26 @@ ADMIN = {"Authorization": "Bearer rg-test-admin"}
 @pytest.fixture(scope="module")
 def admin(
     tiny_bundle: Bundle, tiny_bundle_path: Path, tmp_path_factory: pytest.TempPathFactory
-) -> Admin:
+) -> LiveScreening:
     """The service's admin object as `RecallGuard` builds it (one BentoML app per process is
     all Prometheus allows, and tests/test_service.py has it), with its own data home."""
     home = tmp_path_factory.mktemp("admin-home")
     queue = ReviewQueue(f"sqlite:///{home / 'review.sqlite3'}")
-    return Admin(tiny_bundle, tiny_bundle_path, home, queue, poll_seconds=0.05)
+    return LiveScreening(tiny_bundle, tiny_bundle_path, home, queue, poll_seconds=0.05)
 
 
 @pytest.fixture(scope="module")
-def client(admin: Admin) -> Iterator[TestClient]:
+def client(admin: LiveScreening) -> Iterator[TestClient]:
     keys = KeyStore(None, "admin:ops:rg-test-admin,screen:platform:rg-test-screen")
     with TestClient(create_admin_app(lambda: admin, lambda: keys)) as c:
         yield c
 
 
 def test_admin_endpoints_change_the_running_service(
-    admin: Admin, client: TestClient, all_entries: list[BlocklistEntry], amazon: list[Listing]
+    admin: LiveScreening,
+    client: TestClient,
+    all_entries: list[BlocklistEntry],
+    amazon: list[Listing],
 ) -> None:
     entry = entry_of(all_entries, NEW_ID).to_dict()
 

@@ -1,7 +1,8 @@
-"""Admin operations of a running service: hot blocklist changes, the catalogue, and sweeps.
+"""The live screening state of a running service: the screener, hot blocklist changes, the
+catalogue and sweeps.
 
-One `Admin` per service worker owns the live screener (`LiveBlocklist`: the bundle with the
-durable store's changes laid over it), the catalogue and a sweeper thread. A change made here is
+One `LiveScreening` per service worker owns the live screener (`LiveBlocklist`: the bundle with
+the durable store's changes laid over it), the catalogue and a sweeper thread. A change made here is
 committed to the store, applied to this worker's screener before the call returns, and picked
 up by every other worker (and from `recallguard blocklist import`) by the store poller within a
 fraction of a second. Each added or changed entry is swept against the catalogue in the
@@ -62,7 +63,7 @@ class ChangeOutcome:
         }
 
 
-class Admin:
+class LiveScreening:
     def __init__(
         self,
         bundle: Bundle,
