@@ -52,7 +52,7 @@ from model.matching.screener import Screener  # noqa: E402
 from model.runtime.registry import resolve  # noqa: E402
 from model.schema import Listing  # noqa: E402
 from training.build import split_of  # noqa: E402
-from training.gate import build_config_of, calibrate_bundle  # noqa: E402
+from training.gate import build_config_of, fit_bundle_gate  # noqa: E402
 from training.loaders import load_amazon_listings  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -259,11 +259,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     threshold = args.gate_threshold if args.gate_threshold is not None else None
     threshold = threshold if threshold is not None else bundle_gate_threshold(bundle)
     if threshold is None and not args.quick:
-        print("calibrating the cascade gate on the bundle's own valid/test data ...", flush=True)
+        print("selecting the gate threshold on the bundle's own valid/test data ...", flush=True)
         benign_n = int(bundle.config.metrics.get("counts", {}).get("benign_listings", 10_000))
-        fit = calibrate_bundle(bundle, load_amazon_listings()[:benign_n])
+        fit = fit_bundle_gate(bundle, load_amazon_listings()[:benign_n])
         result["gate"] = fit.to_config()
-        threshold = fit.calibration.threshold
+        threshold = fit.selection.threshold
     result["gate_threshold"] = threshold
     pool = pick_listings(bundle, 10_000)
     del bundle
