@@ -51,6 +51,9 @@ if TYPE_CHECKING:
 from training.build import BuildConfig, build_bundle
 from training.loaders import load_amazon_listings, load_default_blocklist
 
+# `db_url` (SQLite and PostgreSQL) and the throw-away PostgreSQL server.
+pytest_plugins = ("tests.databases",)
+
 # Fixtures that load the real encoder or build a bundle: a test using one is slow.
 MODEL_FIXTURES = frozenset(
     {"encoder", "tiny_bundle_path", "tiny_bundle", "screener", "service_client"}
@@ -90,15 +93,18 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-def review_db_url(tmp_path: Path) -> str:
-    """A reviewer-queue database in a folder that does not exist yet (the queue creates it)."""
-    return f"sqlite:///{tmp_path / 'data' / 'review.sqlite3'}"
+def review_queue(db_url: str, clock: Clock) -> Iterator[ReviewQueue]:
+    """A fresh reviewer queue on the test's clock, on SQLite and on PostgreSQL (`db_url`,
+    tests/databases.py); closed afterwards."""
+    queue = ReviewQueue(db_url, clock=clock)
+    yield queue
+    queue.close()
 
 
 @pytest.fixture
-def review_queue(review_db_url: str, clock: Clock) -> Iterator[ReviewQueue]:
-    """A fresh reviewer queue on SQLite, on the test's clock; closed afterwards."""
-    queue = ReviewQueue(review_db_url, clock=clock)
+def sqlite_review_queue(tmp_path: Path, clock: Clock) -> Iterator[ReviewQueue]:
+    """The same on SQLite only, for tests whose subject is not the queue (browser, sweeps)."""
+    queue = ReviewQueue(f"sqlite:///{tmp_path / 'data' / 'review.sqlite3'}", clock=clock)
     yield queue
     queue.close()
 
@@ -182,5 +188,5 @@ def service_client(tiny_bundle_path: Path) -> Iterator[TestClient]:
     from service.service import RecallGuard
 
     with TestClient(RecallGuard.to_asgi()) as client:
+        mp.undo()  # read at start-up; later tests (promotion, registry) must not see it
         yield client
-    mp.undo()

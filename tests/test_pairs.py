@@ -27,9 +27,12 @@ def _good(entry_id: str, title: str = "TooyBing Wooden Bead Stacking Toy", label
 
 
 def test_reviewer_export_loads_as_is(
-    tmp_path: Path, all_entries: list[BlocklistEntry], clock: Clock, review_queue: ReviewQueue
+    tmp_path: Path,
+    all_entries: list[BlocklistEntry],
+    clock: Clock,
+    sqlite_review_queue: ReviewQueue,
 ) -> None:
-    queue = review_queue
+    queue = sqlite_review_queue
     confirmed, _ = queue.enqueue(make_listing(), make_verdict())
     rejected, _ = queue.enqueue(make_listing("Rainbow rings"), make_verdict())
     queue.decide(confirmed, "alice", "confirm")

@@ -38,8 +38,10 @@ def free_port() -> int:
 
 
 @pytest.fixture
-def served(tmp_path: Path, review_queue: ReviewQueue) -> Iterator[tuple[str, ReviewQueue, str]]:
-    queue = review_queue
+def served(
+    tmp_path: Path, sqlite_review_queue: ReviewQueue
+) -> Iterator[tuple[str, ReviewQueue, str]]:
+    queue = sqlite_review_queue
     store = KeyStore(tmp_path / "keys.json")
     key = store.create_key("reviewer", "rita")
     app = Starlette(routes=[Mount("/review", create_review_app(lambda: queue, lambda: store))])
