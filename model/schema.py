@@ -47,6 +47,7 @@ class BlocklistEntry:
         object.__setattr__(self, "gtins", tuple(self.gtins))
 
     def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict of every field (tuples as lists)."""
         d = asdict(self)
         d["model_numbers"] = list(self.model_numbers)
         d["gtins"] = list(self.gtins)
@@ -54,6 +55,10 @@ class BlocklistEntry:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> BlocklistEntry:
+        """Inverse of `to_dict`.
+
+        :raises ValidationError: unknown fields, or the values fail `__post_init__`'s checks.
+        """
         known = {f.name for f in fields(cls)}
         unknown = set(data) - known
         if unknown:
@@ -111,6 +116,10 @@ class Listing:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Listing:
+        """A listing from a JSON object, checked field by field.
+
+        :raises ValidationError: not an object, unknown fields, no title, or a bad value.
+        """
         if not isinstance(data, dict):
             raise ValidationError(f"a listing must be an object, got {type(data).__name__}")
         known = {f.name for f in fields(cls)}
@@ -124,6 +133,7 @@ class Listing:
         return cls(**data)
 
     def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict of every field (tuples as lists)."""
         d = asdict(self)
         d["identifiers"] = list(self.identifiers)
         return d

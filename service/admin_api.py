@@ -19,13 +19,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from model.entry_rows import check_row
 from model.runtime.blocklist_store import UnknownEntryError
 from model.runtime.catalog import CatalogError
 from model.schema import Listing
-from service.admin import MAX_LISTINGS_PER_BATCH, Admin
 from service.auth import KeyStore
+from service.live_screening import MAX_LISTINGS_PER_BATCH, LiveScreening
 from service.review.web import SecurityHeaders, check_fields, read_json, require
-from training.importers.manual import check_row
 
 MAX_BODY_BYTES = 8 * 1024 * 1024
 MAX_ENTRIES_PER_CHANGE = 1000
@@ -46,9 +46,9 @@ def _reason(data: dict[str, Any], request: Request, required: bool) -> str:
 
 
 def create_admin_app(
-    get_admin: Callable[[], Admin | None], get_keys: Callable[[], KeyStore]
+    get_admin: Callable[[], LiveScreening | None], get_keys: Callable[[], KeyStore]
 ) -> Starlette:
-    def admin() -> Admin:
+    def admin() -> LiveScreening:
         found = get_admin()
         if found is None:
             raise HTTPException(503, "the model bundle is still loading", {"Retry-After": "2"})

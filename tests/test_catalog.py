@@ -114,13 +114,13 @@ def test_sweep_scores_like_screening_and_finds_the_planted_listings(
 
 
 def test_sweep_log_claims_once_records_and_routes_reviews(
-    catalog: Catalog, screener: Screener, tmp_path: Path
+    catalog: Catalog, screener: Screener, tmp_path: Path, sqlite_review_queue: ReviewQueue
 ) -> None:
     log = SweepLog(tmp_path / "sweeps.sqlite3")
     entry = next(e for e in screener.bundle.index.entries if e.entry_id == "cpsc-10917")
     sweep_id = log.claim(entry)
     assert sweep_id is not None and log.claim(entry) is None  # one sweep per entry version
-    queue = ReviewQueue(f"sqlite:///{tmp_path / 'review.sqlite3'}")
+    queue = sqlite_review_queue
     record = log.run(sweep_id, screener, catalog, entry.entry_id,
                      lambda h: queue.enqueue(h.listing, h.verdict)[0])  # fmt: skip
     assert record.status == "done" and record.blocks + record.reviews == len(record.hits) > 0

@@ -14,7 +14,7 @@ from starlette.testclient import TestClient
 from service.auth import KeyStore
 from service.review import ReviewQueue, create_review_app
 from service.review.web import CSP
-from tests.test_review_queue import make_listing, make_verdict, other, tooybing
+from tests.fakes import make_listing, make_verdict, other, tooybing
 
 HOSTILE = "<img src=x onerror=alert(1)>"
 CSRF = {"X-Requested-With": "recallguard"}
@@ -32,8 +32,8 @@ class Env:
 
 
 @pytest.fixture
-def env(tmp_path: Path, db_url: str) -> Iterator[Env]:
-    queue = ReviewQueue(db_url)  # SQLite and PostgreSQL (tests/databases.py)
+def env(tmp_path: Path, review_queue: ReviewQueue) -> Iterator[Env]:
+    queue = review_queue
     store = KeyStore(tmp_path / "keys.json")
     keys = {role: store.create_key(role, f"{role}-1") for role in ("screen", "reviewer", "admin")}
     item_id, _ = queue.enqueue(make_listing(f"{HOSTILE} Wooden Bead Stacking Toy"), make_verdict())

@@ -13,7 +13,7 @@ import pytest
 from service.auth import KeyConfigError, KeyStore, Principal, parse_env_keys
 from service.review import ReviewQueue
 from service.review.cli import register
-from tests.test_review_queue import make_listing, make_verdict
+from tests.fakes import make_listing, make_verdict
 
 
 def test_created_keys_are_stored_as_hashes_only(tmp_path: Path) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,15 +18,9 @@ from model.schema import MAX_TITLE_CHARS
 from service.schemas import MAX_BATCH
 
 
-@pytest.fixture(scope="module")
-def client(tiny_bundle_path: Path) -> Iterator[TestClient]:
-    mp = pytest.MonkeyPatch()
-    mp.setenv("RECALLGUARD_BUNDLE", str(tiny_bundle_path))
-    from service.service import RecallGuard
-
-    with TestClient(RecallGuard.to_asgi()) as c:
-        yield c
-    mp.undo()
+@pytest.fixture
+def client(service_client: TestClient) -> TestClient:
+    return service_client
 
 
 def screen(client: TestClient, listing: object) -> tuple[int, dict]:

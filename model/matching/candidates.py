@@ -17,8 +17,9 @@ from model.schema import Listing
 
 
 @dataclass(frozen=True)
-class Found:
-    """One listing's candidates: entry positions, cosines and one feature row per candidate."""
+class CandidateSet:
+    """The candidate set of one listing (candidate generation's output): entry positions,
+    cosines and one pair-feature row per candidate."""
 
     view: ListingView
     entries: list[int]
@@ -26,7 +27,7 @@ class Found:
     features: np.ndarray
 
     @classmethod
-    def empty(cls, view: ListingView) -> Found:
+    def empty(cls, view: ListingView) -> CandidateSet:
         """No candidates (the gate cleared the listing): nothing to score."""
         return cls(
             view,
@@ -34,6 +35,10 @@ class Found:
             np.zeros(0, dtype=np.float32),
             np.zeros((0, len(FEATURE_NAMES)), dtype=np.float32),
         )
+
+
+# The old name, kept while training/build.py (being rewritten on another branch) still uses it.
+Found = CandidateSet
 
 
 class CandidateSearch:
@@ -53,11 +58,11 @@ class CandidateSearch:
         """Each listing's view (normalised text, words, identifiers), prepared once."""
         return [ListingView.of(listing, self.index.by_identifier) for listing in listings]
 
-    def find(self, listings: Sequence[Listing]) -> list[Found]:
+    def find(self, listings: Sequence[Listing]) -> list[CandidateSet]:
         """The candidate set of each listing."""
         return self.find_views(self.prepare(listings))
 
-    def find_views(self, views: Sequence[ListingView]) -> list[Found]:
+    def find_views(self, views: Sequence[ListingView]) -> list[CandidateSet]:
         """The candidate set of each prepared listing (`prepare`): one encoder call for all."""
         if not views:
             return []
@@ -72,16 +77,16 @@ class CandidateSearch:
                 entries.append(extra)
                 cosines.append(self.index.similarity(vector, extra))
             features = candidate_features(view, [self.entry_views[e] for e in entries], cosines)
-            out.append(Found(view, entries, np.asarray(cosines, dtype=np.float32), features))
+            out.append(CandidateSet(view, entries, np.asarray(cosines, dtype=np.float32), features))
         return out
 
     @staticmethod
-    def stack(found: Sequence[Found]) -> np.ndarray:
+    def stack(found: Sequence[CandidateSet]) -> np.ndarray:
         rows = [f.features for f in found if len(f.features)]
         return np.vstack(rows) if rows else np.zeros((0, len(FEATURE_NAMES)), dtype=np.float32)
 
 
-def candidate_probabilities(classifier: Any, found: Sequence[Found]) -> list[np.ndarray]:
+def candidate_probabilities(classifier: Any, found: Sequence[CandidateSet]) -> list[np.ndarray]:
     """Calibrated P(match) for every candidate of every listing, in one classifier call.
 
     Shared by screening, building and pair evaluation so all three score exactly alike.

@@ -196,7 +196,9 @@ _DIMENSION = re.compile(r"\d+(?:x\d+)+[a-z]{0,4}")
 
 
 def _is_leet(core: str) -> bool:
-    """The documented rule: a token is leetspeak iff it has >= 2 letters, a leet run sits between
+    """Whether the token `core` is leetspeak.
+
+    The documented rule: a token is leetspeak iff it has >= 2 letters, a leet run sits between
     two letters ("falc0n", "w4rs", "l3g0"), it has no other digit (2 6 8 9) and no two different
     adjacent digits ("0192", "49", "12" mark codes and quantities; "b00k" is fine), and it is not a
     dimension ("7x7x7", "5x5cm"). Then every leet character in it is substituted. Known cost:
@@ -250,8 +252,10 @@ def normalise(text: str) -> str:
 
 
 def normalise_folded(s: str) -> str:
-    """`normalise` of a text already passed through `fold` (so a caller that needs both forms
-    folds once): ``normalise(t) == normalise_folded(fold(t))``."""
+    """Normalise a text already passed through `fold`, so a caller needing both folds once.
+
+    ``normalise(t) == normalise_folded(fold(t))``.
+    """
     if not s.isascii():
         s = s.translate(_translit_table())
     s = _MASK_OR_APOSTROPHE.sub("", s.lower())
@@ -270,5 +274,8 @@ def tokens(text: str) -> list[str]:
 
 
 def word_tokens(normalised: str) -> list[str]:
-    """`tokens` of a text that is already normalised: ``tokens(t) == word_tokens(normalise(t))``."""
+    """Word tokens of an already-normalised text.
+
+    Equivalent to ``tokens`` on the raw text: ``tokens(t) == word_tokens(normalise(t))``.
+    """
     return _ALNUM_RUN.findall(normalised)
