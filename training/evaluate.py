@@ -10,7 +10,8 @@ iterating on a bundle.
 Held-out synthetic data is the bundle's own `test` split (entries attacked with every tactic
 under a seed the build did not use, plus test-split real Amazon listings as benign negatives).
 The model and the baselines are scored on the very same listings in the same run; baselines are
-tuned on the validation split only. Targets are fixed here and the report says plainly which are met.
+tuned on the validation split only. Targets are fixed here and the report says plainly which
+are met.
 
 `--pairs FILE` instead evaluates the bundle on a labelled pairs file through
 `training.pairs_eval` (owned by the retraining work and imported only when asked for).
