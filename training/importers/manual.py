@@ -2,9 +2,10 @@
 
 Columns / keys: ``entry_id`` and ``product_name`` are required; ``brand``, ``model_numbers``,
 ``gtins``, ``description``, ``hazard``, ``recall_date`` (YYYY, YYYY-MM or YYYY-MM-DD), ``url``,
-``category`` and ``source`` (default ``manual``) are optional. In CSV, several model numbers or
-GTINs are separated by ``;`` or ``|``; in JSONL they may also be lists. Every row is checked
-and every problem is reported with its line, before anything is imported.
+``category``, ``aliases`` (other names it is sold under) and ``source`` (default ``manual``) are
+optional. In CSV, several model numbers, GTINs or aliases are separated by ``;`` or ``|``; in
+JSONL they may also be lists. Every row is checked and every problem is reported with its line,
+before anything is imported.
 """
 
 from __future__ import annotations
@@ -138,6 +139,7 @@ def check_row(row: Mapping[str, Any]) -> tuple[list[str], BlocklistEntry | None]
     url = _text(row, "url", problems, 2000)
     if url and not url.startswith(("http://", "https://")):
         problems.append(f"url {url!r} must start with http:// or https://")
+    aliases = _split(row.get("aliases"), "aliases", problems)
     texts = {k: _text(row, k, problems, MAX_TEXT_CHARS)
              for k in ("brand", "description", "hazard", "category")}  # fmt: skip
     if problems:
@@ -145,6 +147,7 @@ def check_row(row: Mapping[str, Any]) -> tuple[list[str], BlocklistEntry | None]
     entry = BlocklistEntry(
         entry_id=entry_id, source=source, product_name=name, model_numbers=tuple(
             dict.fromkeys(canonical_id(m) for m in models)
-        ), gtins=tuple(dict.fromkeys(gtins)), recall_date=date, url=url, **texts,
+        ), gtins=tuple(dict.fromkeys(gtins)), recall_date=date, url=url,
+        aliases=tuple(dict.fromkeys(aliases)), **texts,
     )  # fmt: skip
     return problems, entry
