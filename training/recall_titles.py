@@ -83,14 +83,14 @@ _INVOLVES = re.compile(
     rf"(?P<run>[A-Z0-9]{_NAME_WORD}(?: (?:&|[A-Z0-9]{_NAME_WORD})){{0,5}})"
 )
 _SOLD_BY = re.compile(
-    r"\bSold (?:exclusively )?(?:on|at|through|via) (?:Amazon|Walmart|Temu|TEMU|TikTok Shop|eBay|"
-    r"Target|Wayfair|AliExpress|SHEIN|Shein)(?:\.com)? by (?P<who>[A-Z0-9][\w&'!.+-]*"
-    r"(?: (?!Due\b|From\b|Because\b)[A-Z0-9][\w&'!.+-]*){0,3})"
+    r"\b(?i:sold (?:exclusively )?(?:on|at|through|via) )(?:Amazon|Walmart|Temu|TEMU|TikTok Shop|"
+    r"eBay|Target|Wayfair|AliExpress|SHEIN|Shein)(?:\.com)? (?i:by) (?P<who>[A-Z0-9][\w&'!+-]*"
+    r"(?: (?!Due\b|From\b|Because\b)[A-Z0-9][\w&'!+-]*){0,3})"
 )
 _SOLD_AT = re.compile(
-    r"\bSold (?:Exclusively|Only) (?:at|on|through) (?P<who>[A-Z][\w'&.-]*(?: (?:Club|Buy|Depot|"
-    r"General|Tree|R Us))?)",
-    re.IGNORECASE,
+    r"\b(?i:sold (?:exclusively|only) (?:at|on|through) )(?P<who>[A-Z][\w'&-]*"
+    r"(?: (?!Due\b|Stores?\b|Retail\b|Online\b)(?:[A-Z][\w'&-]*|\"?R\"? Us))"
+    r"{0,3})"
 )
 _NOT_ALIASES = _MISSING | {"toys", "stores", "retailers", "amazon sellers", "third-party"}
 # Licensed names a listing may use instead of the maker's brand.
@@ -164,18 +164,21 @@ def clean_brand(value: Any) -> str:
     return clean_brand_aliases(value)[0]
 
 
-def notice_aliases(*texts: str) -> tuple[str, ...]:
+def notice_aliases(title: str, *texts: str) -> tuple[str, ...]:
     """Stores and licensed names a notice says the product was sold under.
 
     "Sold on Amazon by SAMIT Outdoor" → "SAMIT Outdoor"; "Sold Exclusively at Walmart" →
-    "Walmart"; "featuring Disney's Frozen characters" → "Disney", "Frozen". Text cut off by a
-    snapshotter ("Sold by Lit") is refused: a store name must end before the text does.
+    "Walmart"; "featuring Disney's Frozen characters" → "Disney", "Frozen". `title` is whole
+    (pass "" for a title a snapshotter cut); in the other `texts` (descriptions, which snapshots
+    may cut: "… online at Costc") a store name must end before the text does.
     """
     found: list[str] = []
-    for text in texts:
+    for n, text in enumerate((title, *texts)):
         for pattern in (_SOLD_BY, _SOLD_AT):
             for m in pattern.finditer(text):
-                if m.end() < len(text.rstrip(" .…")):
+                if pattern is _SOLD_AT and text[m.end() :].startswith(" by "):
+                    continue  # "Sold Exclusively on Amazon by X": X is the store (_SOLD_BY)
+                if n == 0 or m.end() < len(text.rstrip()):
                     found.append(re.sub(r"\.com$", "", _tidy(m.group("who"))))
         found += _LICENCE.findall(text)
     return tuple(dict.fromkeys(f for f in found if len(f) >= 3 and f.lower() not in _NOT_ALIASES))
