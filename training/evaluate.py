@@ -154,8 +154,8 @@ def run_evaluation(
     `reports/eval-<bundle version>`) and return the report as a dict. `sample` also caps the
     held-out Amazon listings screened for the real-listing rates."""
     from model.matching.bundle import CONFIG_FILE, Bundle
+    from model.matching.cascade import make_screener
     from model.matching.normalise import normalise
-    from model.matching.screener import Screener
     from training.baselines import (
         ExactMatch,
         FuzzyMatch,
@@ -205,7 +205,7 @@ def run_evaluation(
         return now
 
     now = time.perf_counter()
-    model = score_model(Screener(bundle), test)
+    model = score_model(make_screener(bundle), test)
     now = timed("model", now)
     exact = ExactMatch(entries).score(test.listings)
     now = timed("exact_match", now)
