@@ -81,6 +81,7 @@ def check_row(row: Mapping[str, Any]) -> tuple[list[str], BlocklistEntry | None]
     url = _text(row, "url", problems, 2000)
     if url and not url.startswith(("http://", "https://")):
         problems.append(f"url {url!r} must start with http:// or https://")
+    aliases = _split(row.get("aliases"), "aliases", problems)
     texts = {k: _text(row, k, problems, MAX_TEXT_CHARS)
              for k in ("brand", "description", "hazard", "category")}  # fmt: skip
     if problems:
@@ -88,6 +89,7 @@ def check_row(row: Mapping[str, Any]) -> tuple[list[str], BlocklistEntry | None]
     entry = BlocklistEntry(
         entry_id=entry_id, source=source, product_name=name, model_numbers=tuple(
             dict.fromkeys(canonical_id(m) for m in models)
-        ), gtins=tuple(dict.fromkeys(gtins)), recall_date=date, url=url, **texts,
+        ), gtins=tuple(dict.fromkeys(gtins)), recall_date=date, url=url,
+        aliases=tuple(dict.fromkeys(aliases)), **texts,
     )  # fmt: skip
     return problems, entry

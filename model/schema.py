@@ -37,6 +37,10 @@ class BlocklistEntry:
     recall_date: str = ""
     url: str = ""
     category: str = ""
+    # Other names the product is sold under that the notice gives: store brands ("sold on
+    # Amazon by <store>"), the recalling company when it is not the printed brand, licensed
+    # characters. Older saved entries have none (the field defaults to ()).
+    aliases: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if not self.entry_id or not isinstance(self.entry_id, str):
@@ -45,12 +49,16 @@ class BlocklistEntry:
             raise ValidationError(f"{self.entry_id}: product_name must be a non-empty string")
         object.__setattr__(self, "model_numbers", tuple(self.model_numbers))
         object.__setattr__(self, "gtins", tuple(self.gtins))
+        if isinstance(self.aliases, str) or not all(isinstance(a, str) for a in self.aliases):
+            raise ValidationError(f"{self.entry_id}: aliases must be a list of strings")
+        object.__setattr__(self, "aliases", tuple(self.aliases))
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict of every field (tuples as lists)."""
         d = asdict(self)
         d["model_numbers"] = list(self.model_numbers)
         d["gtins"] = list(self.gtins)
+        d["aliases"] = list(self.aliases)
         return d
 
     @classmethod

@@ -2,8 +2,9 @@
 
 Columns / keys: ``entry_id`` and ``product_name`` are required; ``brand``, ``model_numbers``,
 ``gtins``, ``description``, ``hazard``, ``recall_date`` (YYYY, YYYY-MM or YYYY-MM-DD), ``url``,
-``category`` and ``source`` (default ``manual``) are optional. In CSV, several model numbers or
-GTINs are separated by ``;`` or ``|``; in JSONL they may also be lists. Every row is checked
+``category``, ``aliases`` (other names it is sold under) and ``source`` (default ``manual``) are
+optional. In CSV, several model numbers, GTINs or aliases are separated by ``;`` or ``|``; in
+JSONL they may also be lists. Every row is checked
 (`model.entry_rows.check_row`, shared with the admin API) and every problem is reported with
 its line, before anything is imported.
 """
