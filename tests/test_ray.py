@@ -190,7 +190,11 @@ def test_a_sweep_over_two_shards_finds_what_the_single_index_finds(
         queries = np.vstack([bundle.index.vectors_of(i) for i in range(20)])
         single = catalog.search(queries, 10)
         split = sharded.search(queries, 10)
-        assert [[h.id for h in row] for row in split] == [[h.id for h in row] for row in single]
+
+        def ranked(rows: list) -> list:  # equal cosines (duplicate listings) in id order
+            return [sorted((round(h.similarity, 5), h.id) for h in r) for r in rows]
+
+        assert ranked(split) == ranked(single)
         np.testing.assert_allclose(
             [[h.similarity for h in r] for r in split],
             [[h.similarity for h in r] for r in single],

@@ -108,6 +108,7 @@ class VectorIndex:
         index: faiss.Index
         if spec.kind in ("ivf", "ivfpq") and len(vectors) >= TRAIN_PER_LIST * spec.nlist > 0:
             quantizer = faiss.IndexFlatIP(dim)
+            ivf: faiss.IndexIVF
             if spec.kind == "ivf":
                 ivf = faiss.IndexIVFFlat(quantizer, dim, spec.nlist, faiss.METRIC_INNER_PRODUCT)
             else:

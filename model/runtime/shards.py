@@ -97,30 +97,36 @@ def shard_spec(n: int, base: IndexSpec | None) -> IndexSpec:
     return base
 
 
-def _build_one(
-    row: dict[str, Any], source: Source, root: str, n: int, spec: IndexSpec | None
-) -> dict[str, Any]:
-    """Ray Data task: build and write shard `row["id"]`; returns its manifest row."""
-    from threadpoolctl import threadpool_limits
+@dataclass(frozen=True)
+class _BuildShard:
+    """Ray Data task: build and write shard ``row["id"]``; returns its manifest row."""
 
-    i = int(row["id"])
-    started = time.perf_counter()
-    ids, vectors, seq = source(i, n)
-    with threadpool_limits(limits=1, user_api="openmp"):  # one core per task: n tasks in parallel
-        index = VectorIndex.build(shard_spec(len(ids), spec), vectors, ids)
-    path = Path(root) / f"shard-{i:04d}.faiss"
-    index.save(path)
-    built = index.spec
-    info = ShardInfo(
-        path.name,
-        index.ntotal,
-        path.stat().st_size,
-        sha256_of(path),
-        built.kind,
-        built.nlist,
-        round(time.perf_counter() - started, 2),
-    )
-    return {"id": i, "seq": seq, "info": json.dumps(asdict(info))}
+    source: Source
+    root: str
+    n: int
+    spec: IndexSpec | None
+
+    def __call__(self, row: dict[str, Any]) -> dict[str, Any]:
+        from threadpoolctl import threadpool_limits
+
+        i = int(row["id"])
+        started = time.perf_counter()
+        ids, vectors, seq = self.source(i, self.n)
+        with threadpool_limits(limits=1, user_api="openmp"):  # one core per task
+            index = VectorIndex.build(shard_spec(len(ids), self.spec), vectors, ids)
+        path = Path(self.root) / f"shard-{i:04d}.faiss"
+        index.save(path)
+        built = index.spec
+        info = ShardInfo(
+            path.name,
+            index.ntotal,
+            path.stat().st_size,
+            sha256_of(path),
+            built.kind,
+            built.nlist,
+            round(time.perf_counter() - started, 2),
+        )
+        return {"id": i, "seq": seq, "info": json.dumps(asdict(info))}
 
 
 def build_shards(
@@ -143,11 +149,7 @@ def build_shards(
     root.mkdir(parents=True, exist_ok=True)
     rows = (
         ray.data.range(n_shards, override_num_blocks=n_shards)
-        .map(
-            _build_one,
-            fn_kwargs={"source": source, "root": str(root), "n": n_shards, "spec": spec},
-            num_cpus=num_cpus,
-        )
+        .map(_BuildShard(source, str(root), n_shards, spec), num_cpus=num_cpus)
         .take_all()
     )
     rows.sort(key=lambda r: r["id"])
@@ -218,7 +220,7 @@ class ShardedIndex:
             if not (self.root / s.file).is_file():
                 raise ShardError(f"{self.root / s.file} is missing")
         remote = ray.remote(num_cpus=num_cpus)(ShardActor)
-        self.actors = [
+        self.actors: list[Any] = [
             remote.remote(
                 str(self.root / s.file),
                 s.sha256,
