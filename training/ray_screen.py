@@ -47,6 +47,7 @@ FORMATS = {
     ".csv": "csv",
     ".parquet": "parquet",
 }
+LIGHT = {"num_cpus": 0}
 OUTPUT_SCHEMA = pa.schema(
     [
         ("source", pa.string()),  # the input file
@@ -272,8 +273,10 @@ def screen_file_ray(
     ctx = ray.data.DataContext.get_current()
     ctx.execution_options.preserve_order = True  # the same rows in the same order every run
     ds = (
-        ray.data.read_binary_files(str(source), include_paths=True)
-        .flat_map(parse_file, fn_kwargs={"fmt": fmt})
+        # Reading and parsing take no CPU slot: the screening actors may hold every CPU of
+        # the cluster, and a read task waiting for one of them would wait forever.
+        ray.data.read_binary_files(str(source), include_paths=True, ray_remote_args=LIGHT)
+        .flat_map(parse_file, fn_kwargs={"fmt": fmt}, num_cpus=0)
         .map_batches(
             ScreenActor,
             fn_constructor_kwargs={
@@ -290,7 +293,7 @@ def screen_file_ray(
     )
     tmp = out_dir / f".tmp-{source.name}.parquet"
     shutil.rmtree(tmp, ignore_errors=True)
-    ds.write_parquet(str(tmp))
+    ds.write_parquet(str(tmp), ray_remote_args=LIGHT)
     rows = errors = 0
     if jsonl:
         tmp_jsonl = out_dir / f".tmp-{source.name}.jsonl"
