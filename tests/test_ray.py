@@ -130,7 +130,7 @@ def test_malformed_rows_become_error_rows_with_line_and_reason(
         str(inputs),
         out,
         model=str(tiny_bundle_path),
-        concurrency=2,
+        concurrency=1,
         batch_size=2,
         quiet=True,
         err=io.StringIO(),

@@ -275,7 +275,7 @@ def screen_file_ray(
     ds = (
         # Reading and parsing take no CPU slot: the screening actors may hold every CPU of
         # the cluster, and a read task waiting for one of them would wait forever.
-        ray.data.read_binary_files(str(source), include_paths=True, ray_remote_args=LIGHT)
+        ray.data.read_binary_files(str(source), include_paths=True, num_cpus=0)
         .flat_map(parse_file, fn_kwargs={"fmt": fmt}, num_cpus=0)
         .map_batches(
             ScreenActor,
@@ -284,7 +284,7 @@ def screen_file_ray(
                 "version": version,
                 "threads": max(1, int(num_cpus)),
             },
-            concurrency=concurrency,
+            compute=ray.data.ActorPoolStrategy(size=concurrency),
             num_cpus=num_cpus,
             batch_size=batch_size,
             batch_format="numpy",
