@@ -112,3 +112,21 @@ def test_batch_limits(client: TestClient) -> None:
     assert 400 <= client.post("/screen_batch", json={"listings": []}).status_code < 500
     bad_item = [{"title": "fine"}, {"title": ""}]
     assert 400 <= client.post("/screen_batch", json={"listings": bad_item}).status_code < 500
+
+
+def test_decisions_and_stage_latency_are_counted(client: TestClient) -> None:
+    from prometheus_client import REGISTRY
+
+    def value(name: str, **labels: str) -> float:
+        return REGISTRY.get_sample_value(name, labels) or 0.0
+
+    before = value("recallguard_decisions_total", decision="allow")
+    model = value("recallguard_screen_stage_seconds_count", stage="model")
+    batch = value("recallguard_screen_stage_seconds_count", stage="screen_batch")
+    status, body = screen(client, {"title": "Schleich Tinker Mare", "brand": "Schleich"})
+    assert status == 200 and body["decision"] == "allow"
+    listings = [{"title": "Schleich Tinker Mare"}, {"title": "Schleich Horse Club Sarah"}]
+    assert client.post("/screen_batch", json={"listings": listings}).status_code == 200
+    assert value("recallguard_decisions_total", decision="allow") >= before + 2
+    assert value("recallguard_screen_stage_seconds_count", stage="model") >= model + 2
+    assert value("recallguard_screen_stage_seconds_count", stage="screen_batch") >= batch + 1
