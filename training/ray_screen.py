@@ -138,11 +138,16 @@ def _parquet_rows(source: str, data: bytes) -> Iterator[dict[str, Any]]:
         yield _validated(source, n, {k: v for k, v in record.items() if v is not None})
 
 
-def parse_file(item: dict[str, Any], fmt: str) -> list[dict[str, Any]]:
+@dataclass(frozen=True)
+class ParseFile:
     """Ray Data `flat_map`: one binary file row -> one row per listing (or error)."""
-    source, data = str(item["path"]), bytes(item["bytes"])
-    reader = {"jsonl": _jsonl_rows, "csv": _csv_rows, "parquet": _parquet_rows}[fmt]
-    return list(reader(source, data))
+
+    fmt: str
+
+    def __call__(self, item: dict[str, Any]) -> list[dict[str, Any]]:
+        source, data = str(item["path"]), bytes(item["bytes"])
+        reader = {"jsonl": _jsonl_rows, "csv": _csv_rows, "parquet": _parquet_rows}[self.fmt]
+        return list(reader(source, data))
 
 
 # -- screening: one actor per slot, the bundle loaded once --------------------------------------
@@ -276,7 +281,7 @@ def screen_file_ray(
         # Reading and parsing take no CPU slot: the screening actors may hold every CPU of
         # the cluster, and a read task waiting for one of them would wait forever.
         ray.data.read_binary_files(str(source), include_paths=True, num_cpus=0)
-        .flat_map(parse_file, fn_kwargs={"fmt": fmt}, num_cpus=0)
+        .flat_map(ParseFile(fmt), num_cpus=0)
         .map_batches(
             ScreenActor,
             fn_constructor_kwargs={
