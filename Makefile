@@ -57,9 +57,11 @@ lint: install
 evaluate: bundle
 	$(VENV)/bin/recallguard evaluate --out reports/eval-latest
 
-# Throughput/latency benchmark: plain SentenceTransformer.encode vs our pipeline vs HTTP.
+# Throughput/latency benchmark, one run and one table (benchmarks/results/throughput.json):
+# plain SentenceTransformer.encode vs the pipeline in process, the CLI, and HTTP.
+# `make bench BENCH_ARGS=--quick` for a short development run.
 bench: bundle
-	$(PY) benchmarks/throughput.py
+	$(PY) benchmarks/throughput.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) build .pytest_cache .mypy_cache .ruff_cache

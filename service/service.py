@@ -15,10 +15,12 @@ import bentoml
 from pydantic import Field
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException
+from starlette.responses import JSONResponse
 
 from model.matching.bundle import Bundle
 from model.matching.screener import Screener
 from model.matching.verdict import Verdict
+from model.runtime.batch_queue import BatchQueue, Overloaded
 from model.runtime.microbatch import MicroBatcher
 from model.runtime.registry import resolve
 from model.schema import Listing
@@ -31,6 +33,12 @@ from service.review import ReviewConfig, ReviewQueue, TakedownNotifier, create_r
 from service.schemas import MAX_BATCH, ListingIn, VerdictOut
 
 log = logging.getLogger("recallguard")
+# Generous for batch work: 12 concurrent 256-listing /screen_batch calls are ~3,000 listings,
+# seconds on a quiet 2-core machine, tens of seconds on a busy one.
+REQUEST_TIMEOUT_S = 60
+# Longest estimated wait a /screen_batch call is admitted with: below the request timeout, so a
+# queued call finishes rather than timing out (504) after doing the work.
+BATCH_WAIT_S = 0.75 * REQUEST_TIMEOUT_S
 
 
 def _started(name: str) -> Any:
@@ -62,7 +70,7 @@ admin_app = create_admin_app(
     ],
     workers=1,
     threads=4,
-    traffic={"timeout": 30, "max_concurrency": 128},
+    traffic={"timeout": REQUEST_TIMEOUT_S, "max_concurrency": 128},
 )
 class RecallGuard:
     """Screens marketplace listings against the recall blocklist."""
@@ -88,6 +96,11 @@ class RecallGuard:
             lambda items: self._screen_timed(items),
             max_batch=32,
             workers=1,
+        )
+        # /screen_batch calls queue here (first in, first out) instead of failing under load;
+        # one that could not finish within the request timeout gets a 503 with Retry-After.
+        self.batch_queue: BatchQueue[Listing, Verdict] = BatchQueue(
+            self._screen_timed, workers=2, max_wait_s=BATCH_WAIT_S
         )
         settings = Settings.from_env()
         config = ReviewConfig.from_settings(settings)
@@ -128,6 +141,12 @@ class RecallGuard:
             raise bentoml.exceptions.ServiceUnavailable(reason)
         return self.screener
 
+    @staticmethod
+    def _overloaded(exc: Overloaded) -> Any:
+        # A clear 503 the platform can act on (BentoML's own 5xx body says "unexpected error").
+        headers = {"Retry-After": str(exc.retry_after)}
+        return JSONResponse({"error": str(exc)}, status_code=503, headers=headers)
+
     def _screen_timed(self, listings: list[Listing]) -> list[Verdict]:
         with metrics.timed("model"):
             return self._screener().screen(listings)
@@ -141,10 +160,6 @@ class RecallGuard:
         except SQLAlchemyError:
             log.warning("queue depth unavailable for /metrics", exc_info=True)
             return content
-
-    def _answer(self, listings: list[Listing]) -> list[VerdictOut]:
-        verdicts = self._screen_timed(listings)
-        return [self._out(x, v) for x, v in zip(listings, verdicts, strict=True)]
 
     def _out(self, listing: Listing, verdict: Verdict) -> VerdictOut:
         body = verdict.to_dict()
@@ -172,15 +187,26 @@ class RecallGuard:
                 return await asyncio.to_thread(self._out, item, verdict)
             return self._out(item, verdict)
 
-    # Adaptive batching merges concurrent batch calls; the latency budget is generous so a busy
-    # 2-core box queues work instead of answering 503 waves (measured with max_latency_ms=200).
-    @bentoml.api(route="/screen_batch", batchable=True, max_batch_size=256, max_latency_ms=5000)
-    def screen_batch(
+    @bentoml.api(route="/screen_batch")
+    async def screen_batch(
         self, listings: Annotated[list[ListingIn], Field(min_length=1, max_length=MAX_BATCH)]
     ) -> list[VerdictOut]:
-        """Screen up to MAX_BATCH listings in one call; verdicts come back in input order."""
+        """Screen up to MAX_BATCH listings in one call; verdicts come back in input order.
+
+        Concurrent calls queue; when the queue could not clear a call within the request
+        timeout the answer is 503 with a `Retry-After` header (seconds), at once.
+        """
         with metrics.timed("screen_batch"):
-            return self._answer([item.to_listing() for item in listings])
+            items = [item.to_listing() for item in listings]
+            self._screener()  # 503 while loading, before queueing
+            try:
+                future = self.batch_queue.submit(items)
+            except Overloaded as exc:
+                return self._overloaded(exc)
+            verdicts = await asyncio.wrap_future(future)
+            return await asyncio.to_thread(
+                lambda: [self._out(x, v) for x, v in zip(items, verdicts, strict=True)]
+            )
 
     @bentoml.api(route="/model_info")
     def model_info(self) -> dict[str, Any]:

@@ -211,7 +211,7 @@ def screen_file(
     source: Path,
     target: Path,
     fmt: str,
-    batch_size: int = 128,
+    batch_size: int = 512,
     progress: bool = True,
     err: TextIO | None = None,
 ) -> ScreenSummary:
@@ -271,7 +271,7 @@ def cmd_screen(args: argparse.Namespace) -> int:
         raise UsageError(f"--output {target} is a folder; give a file name")
     if not target.parent.is_dir():
         raise UsageError(f"output folder {target.parent} does not exist")
-    args.batch_size = 128 if args.batch_size is None else args.batch_size
+    args.batch_size = 512 if args.batch_size is None else args.batch_size
     if fmt_is_parquet(args):
         raise UsageError("Parquet input needs --engine ray")
     if args.batch_size < 1:
@@ -318,7 +318,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--format", choices=("jsonl", "csv", "parquet"), default=None, help="override extension"
     )
     p.add_argument(
-        "--batch-size", type=int, default=None, help="listings per screening call (128; ray 256)"
+        "--batch-size", type=int, default=None, help="listings per screening call (512; ray 256)"
     )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument(
