@@ -12,7 +12,7 @@ import pytest
 from model.matching.encoder import SentenceTransformerEncoder
 from model.matching.normalise import normalise
 from model.matching.screener import Screener
-from model.runtime.ann import IndexSpec
+from model.matching.vector_index import IndexSpec
 from model.runtime.catalog import Catalog, CatalogError, listing_identifiers
 from model.runtime.sweep import screen_with_vectors, sweep_entry
 from model.runtime.sweep_log import SweepLog

@@ -70,7 +70,7 @@ class CandidateSearch:
         hits = self.index.search(vectors, self.k)
         out = []
         for view, vector, found in zip(views, vectors, hits, strict=True):
-            entries = [h.entry for h in found]
+            entries = [h.id for h in found]
             cosines = [h.similarity for h in found]
             # An exact identifier is evidence enough to score an entry the vectors missed.
             for extra in sorted(self.index.lookup_identifiers(view.identifiers) - set(entries)):

@@ -20,7 +20,7 @@ from typing import Any
 
 from model.matching.screener import Screener
 from model.runtime.catalog import Catalog
-from model.runtime.sweep import DEFAULT_K, SweepHit, sweep_entry
+from model.runtime.sweep import DEFAULT_K, Searchable, SweepHit, sweep_entry
 from model.schema import BlocklistEntry
 
 _SCHEMA = """
@@ -155,11 +155,14 @@ class SweepLog:
         entry_id: str,
         route_review: Router,
         k: int = DEFAULT_K,
+        index: Searchable | None = None,
     ) -> SweepRecord:
-        """Sweep, send review hits to `route_review` (-> review item id), record everything."""
+        """Sweep, send review hits to `route_review` (-> review item id), record everything.
+
+        `index`: search this instead of the catalogue's own index (a sharded one on Ray)."""
         self._set(sweep_id, status="running")
         try:
-            report = sweep_entry(screener, catalog, entry_id, k)
+            report = sweep_entry(screener, catalog, entry_id, k, index)
             routed = {h.listing.listing_id: route_review(h) for h in report.hits
                       if h.decision == "review"}  # fmt: skip
         except Exception as exc:
