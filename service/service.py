@@ -17,7 +17,6 @@ os.environ.setdefault("RECALLGUARD_TORCH_THREADS", "1")
 
 import asyncio
 import logging
-import sys
 from typing import Annotated, Any
 
 import bentoml
@@ -33,7 +32,8 @@ from service.admin import Admin
 from service.admin_api import create_admin_app
 from service.auth import KeyStore
 from service.review import ReviewConfig, ReviewQueue, TakedownNotifier, create_review_app
-from service.schemas import MAX_BATCH, ListingIn, VerdictOut
+from service.edge import Edge
+from service.schemas import MAX_BATCH, ListingIn, VerdictOut, verdict_out
 
 log = logging.getLogger("recallguard")
 
@@ -75,14 +75,9 @@ class RecallGuard:
             self.review_queue, config.webhook_url, token=config.webhook_token
         )
         self.notifier.start()
-        dev_key = self.keys.ensure_dev_key()
-        if dev_key:
-            # Shown once on the console (not the log) so a newcomer can open /review.
-            print(
-                f"RecallGuard: no API keys configured; created a dev admin key: {dev_key}",
-                file=sys.stderr,
-                flush=True,
-            )
+        dev_key_file = self.keys.ensure_dev_key()
+        if dev_key_file:  # the key itself goes to a 0600 file, never to the log
+            log.warning("no API keys configured; a dev admin key is in %s (mode 0600)", dev_key_file)
         path = resolve()
         # Admin keeps the screener in step with run-time blocklist changes (service/admin.py).
         self.admin = Admin(Bundle.load(path), path, config.data_home, self.review_queue)
@@ -106,9 +101,7 @@ class RecallGuard:
         return [self._out(x, v) for x, v in zip(listings, verdicts, strict=True)]
 
     def _out(self, listing: Listing, verdict: Verdict) -> VerdictOut:
-        body = verdict.to_dict()
-        body["review_item_id"] = self._enqueue(listing, verdict)
-        return VerdictOut.model_validate(body)
+        return verdict_out(verdict, self._enqueue(listing, verdict))
 
     def _enqueue(self, listing: Listing, verdict: Verdict) -> int | None:
         # A failed enqueue fails the request (503) so the platform retries: never lose an item.
@@ -148,3 +141,6 @@ class RecallGuard:
             "metrics": config.metrics,
             "entries": len(screener.bundle.index),
         }
+
+
+RecallGuard.add_asgi_middleware(Edge, get_keys=lambda: bentoml.get_current_service().keys)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -52,6 +53,8 @@ def make_engine(url: str, *, create: bool = True) -> Engine:
             if not create:
                 raise DatabaseMissingError(f"no review database at {path}")
             path.parent.mkdir(parents=True, exist_ok=True)
+            # 0600 before SQLite opens it: its -wal and -shm files take the same mode
+            os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
         engine = create_engine(url, connect_args={"timeout": 30.0, "check_same_thread": False})
         _configure_sqlite(engine)
     else:
