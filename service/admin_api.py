@@ -22,9 +22,9 @@ from starlette.routing import Route
 from model.runtime.blocklist_store import UnknownEntryError
 from model.runtime.catalog import CatalogError
 from model.schema import Listing
+from model.validation import MAX_INT64
 from service.admin import MAX_LISTINGS_PER_BATCH, Admin
 from service.auth import KeyStore
-from model.validation import MAX_INT64
 from service.review.web import SecurityHeaders, check_fields, query_int, read_json, require
 from training.importers.manual import check_row
 

@@ -115,9 +115,11 @@ class Edge:
         except TooManyFailedKeys as exc:
             return 429, str(exc), {"Retry-After": str(exc.retry_after)}
         if principal is None:
-            return 401, "a valid API key with the screen role is required", {
-                "WWW-Authenticate": "Bearer"
-            }
+            return (
+                401,
+                "a valid API key with the screen role is required",
+                {"WWW-Authenticate": "Bearer"},
+            )
         if not principal.has("screen"):
             return 403, f"this key has role {principal.role!r}; 'screen' is needed", {}
         return None

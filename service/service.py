@@ -31,8 +31,8 @@ from model.schema import Listing
 from service.admin import Admin
 from service.admin_api import create_admin_app
 from service.auth import KeyStore
-from service.review import ReviewConfig, ReviewQueue, TakedownNotifier, create_review_app
 from service.edge import Edge
+from service.review import ReviewConfig, ReviewQueue, TakedownNotifier, create_review_app
 from service.schemas import MAX_BATCH, ListingIn, VerdictOut, verdict_out
 
 log = logging.getLogger("recallguard")
@@ -77,7 +77,9 @@ class RecallGuard:
         self.notifier.start()
         dev_key_file = self.keys.ensure_dev_key()
         if dev_key_file:  # the key itself goes to a 0600 file, never to the log
-            log.warning("no API keys configured; a dev admin key is in %s (mode 0600)", dev_key_file)
+            log.warning(
+                "no API keys configured; a dev admin key is in %s (mode 0600)", dev_key_file
+            )
         path = resolve()
         # Admin keeps the screener in step with run-time blocklist changes (service/admin.py).
         self.admin = Admin(Bundle.load(path), path, config.data_home, self.review_queue)
@@ -143,4 +145,7 @@ class RecallGuard:
         }
 
 
-RecallGuard.add_asgi_middleware(Edge, get_keys=lambda: bentoml.get_current_service().keys)
+# The HTTP edge of the screening routes (415, error shape, opt-in screen keys, relative redirects).
+RecallGuard.add_asgi_middleware(  # type: ignore[attr-defined]
+    Edge, get_keys=lambda: bentoml.get_current_service().keys
+)

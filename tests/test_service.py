@@ -157,7 +157,7 @@ def test_hostile_listing_is_400_with_the_documented_shape(
     "ctype", ["multipart/form-data", "multipart/form-data; boundary=xyz", "text/plain"]
 )
 def test_unsupported_content_type_is_415(client: TestClient, url: str, ctype: str) -> None:
-    body = "--xyz\r\nContent-Disposition: form-data; name=\"listing\"\r\n\r\nx\r\n--xyz--\r\n"
+    body = '--xyz\r\nContent-Disposition: form-data; name="listing"\r\n\r\nx\r\n--xyz--\r\n'
     r = post_raw(client, url, body, ctype)
     assert r.status_code == 415, r.text
     assert isinstance(r.json()["error"], str)
@@ -203,9 +203,7 @@ def test_verdict_schema_has_one_source() -> None:
     from model.matching.verdict import Verdict
     from service.schemas import VerdictOut
 
-    assert list(VerdictOut.model_fields) == [f.name for f in fields(Verdict)] + [
-        "review_item_id"
-    ]
+    assert list(VerdictOut.model_fields) == [f.name for f in fields(Verdict)] + ["review_item_id"]
 
 
 def test_redirects_are_relative(client: TestClient) -> None:

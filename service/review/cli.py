@@ -147,8 +147,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p = keys.add_parser("create", help="create a key; prints it once")
     p.add_argument("--role", required=True, choices=ROLES)
     p.add_argument("--name", required=True, help="who holds it (one key per person)")
-    p.add_argument("--expires", type=parse_since, default=None,
-                   help="when it stops working: YYYY-MM-DD or ISO time (UTC if no zone)")  # fmt: skip
+    p.add_argument(
+        "--expires", type=parse_since, default=None,
+        help="when it stops working: YYYY-MM-DD or ISO time (UTC if no zone)",
+    )  # fmt: skip
     p.set_defaults(func=_guarded(_keys_create))
     p = keys.add_parser("revoke", help="switch a key off for good (its name can get a new key)")
     p.add_argument("name")

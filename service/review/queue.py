@@ -62,7 +62,9 @@ def _chosen_entry(cands: Sequence[Candidate], decision: str, entry_id: str | Non
 
 
 def _takedown(
-    row: Mapping[Any, Any], listing: Listing | None, chosen: Candidate | None,
+    row: Mapping[Any, Any],
+    listing: Listing | None,
+    chosen: Candidate | None,
     decision: DecisionRecord,
 ) -> str:
     """The webhook body: always valid JSON (`dumps` refuses NaN and Infinity), built from the

@@ -195,7 +195,10 @@ class ReviewItem:
         listing, candidates, problem = read_stored(row)
         probability = row["probability"]
         if probability is not None and not math.isfinite(probability):
-            problem, probability = problem or f"stored probability {probability} is not finite", None
+            problem, probability = (
+                problem or f"stored probability {probability} is not finite",
+                None,
+            )
         return cls(
             id=row["id"],
             source=row["source"],
