@@ -47,6 +47,8 @@ from limits import RateLimitItem, parse
 from limits.storage import MemoryStorage
 from limits.strategies import MovingWindowRateLimiter
 
+from model.settings import DEFAULT_FAILED_KEY_LIMIT, Settings
+
 Role = Literal["screen", "reviewer", "admin"]
 ROLES: tuple[Role, ...] = ("screen", "reviewer", "admin")
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@+-]{0,99}$")
@@ -54,7 +56,6 @@ HEX64_RE = re.compile(r"^[0-9a-f]{64}$")
 MAX_KEY_CHARS = 512
 DEV_KEY_NAME = "dev-admin"
 DEV_KEY_FILE = "dev-admin.key"
-DEFAULT_FAILED_KEY_LIMIT = "20/minute"
 
 log = logging.getLogger(__name__)
 
@@ -215,15 +216,13 @@ class KeyStore:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> KeyStore:
-        env = os.environ if env is None else env
-        raw_file = env.get("RECALLGUARD_KEYS_FILE", "").strip()
-        if raw_file:
-            path = Path(raw_file).expanduser()
-        else:
-            home = env.get("RECALLGUARD_DATA_HOME", "").strip()
-            path = (Path(home).expanduser() if home else Path.home() / ".recallguard") / "keys.json"
-        limit = env.get("RECALLGUARD_FAILED_KEY_LIMIT", "").strip() or DEFAULT_FAILED_KEY_LIMIT
-        return cls(path, env.get("RECALLGUARD_API_KEYS"), failed_key_limit=limit)
+        return cls.from_settings(Settings.from_env(env))
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> KeyStore:
+        return cls(
+            settings.keys_file, settings.api_keys, failed_key_limit=settings.failed_key_limit
+        )
 
     # -- reading ------------------------------------------------------------------------------
     def _read_file(self) -> list[KeyRecord]:

@@ -16,25 +16,24 @@
 from __future__ import annotations
 
 import json
-import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from model.settings import Settings
 from service.auth import KeyStore, TooManyFailedKeys
 
 SCREEN_ROUTES = frozenset({"/screen", "/screen_batch"})
 API_ROUTES = SCREEN_ROUTES | {"/model_info"}
-TRUE = ("1", "true", "yes", "on")
 
 
-def require_screen_key(env: Mapping[str, str] | None = None) -> bool:
-    """``RECALLGUARD_REQUIRE_SCREEN_KEY`` (default false): do /screen* need a screen key?"""
-    env = os.environ if env is None else env
-    return env.get("RECALLGUARD_REQUIRE_SCREEN_KEY", "").strip().lower() in TRUE
+def require_screen_key() -> bool:
+    """``RECALLGUARD_REQUIRE_SCREEN_KEY`` (`model.settings`), read per request so that it can
+    be switched on without a restart."""
+    return Settings.from_env().require_screen_key
 
 
 def _message(detail: Any) -> str:
