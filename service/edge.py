@@ -4,7 +4,8 @@
   included, which BentoML would try to parse as a form and fail with a 500) gets 415.
 - One error shape: every 4xx/5xx answer of a screening route is ``{"error": str, "detail": str}``,
   the shape the OpenAPI spec documents (BentoML answers pydantic errors with a list in
-  ``detail`` and some 4xx with a bare list).
+  ``detail`` and some 4xx with a bare list); a 503 without ``Retry-After`` gets one and a
+  message that says to retry.
 - Screen keys, opt-in: with ``RECALLGUARD_REQUIRE_SCREEN_KEY=true`` the screening routes need
   a key with the ``screen`` role (or ``admin``), sent as ``Authorization: Bearer`` or
   ``X-API-Key``; failed keys count against the client's rate limit (429, `service.auth`).
@@ -28,6 +29,8 @@ from service.auth import KeyStore, TooManyFailedKeys
 
 SCREEN_ROUTES = frozenset({"/screen", "/screen_batch"})
 API_ROUTES = SCREEN_ROUTES | {"/model_info"}
+RETRY_AFTER_503 = "2"
+BUSY = f"the service is busy or still loading; retry in {RETRY_AFTER_503} s"
 
 
 def require_screen_key() -> bool:
@@ -150,12 +153,18 @@ class _ErrorShape:
         self.chunks.append(message.get("body", b""))
         if message.get("more_body", False):
             return
-        body = error_body(self.start["status"], b"".join(self.chunks))
+        status = self.start["status"]
+        body = error_body(status, b"".join(self.chunks))
         headers = [
             (k, v)
             for k, v in self.start.get("headers", [])
             if k.lower() not in (b"content-length", b"content-type")
         ]
+        if status == 503 and not any(k.lower() == b"retry-after" for k, _ in headers):
+            # BentoML's own 503s (still loading, over max_concurrency) say neither why nor when
+            headers.append((b"retry-after", RETRY_AFTER_503.encode()))
+            if b"unexpected error" in body:
+                body = json.dumps({"error": BUSY, "detail": BUSY}).encode()
         headers += [(b"content-type", b"application/json"),
                     (b"content-length", str(len(body)).encode())]  # fmt: skip
         await self.send({**self.start, "headers": headers})

@@ -443,3 +443,36 @@ def test_cli_jsonl_with_a_byte_order_mark_keeps_its_first_row(tmp_path: Path) ->
     assert isinstance(rows[-1], Listing) and rows[-1].listing_id == "b"
     bad = [r for r in rows if isinstance(r, BadRow)]
     assert [r.line for r in bad] == [2, 3, 4, 5, 6], bad
+
+
+def test_catalogue_sweep_files_are_created_private(tmp_path: Path) -> None:
+    import stat
+
+    from model.runtime.sweep_log import SweepLog
+
+    SweepLog(tmp_path / "sweeps" / "sweeps.sqlite3")
+    for path in (tmp_path / "sweeps").iterdir():
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
+
+
+def test_a_503_says_when_to_retry() -> None:
+    import asyncio
+
+    from service.edge import Edge
+
+    async def loading(scope: Any, receive: Any, send: Any) -> None:
+        body = b'{"error": "An unexpected error has occurred, please check the server log."}'
+        await send({"type": "http.response.start", "status": 503, "headers": []})
+        await send({"type": "http.response.body", "body": body})
+
+    sent: list[dict[str, Any]] = []
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    scope = {"type": "http", "path": "/screen", "method": "POST", "headers": []}
+    asyncio.run(Edge(loading, get_keys=None)(scope, None, send))  # type: ignore[arg-type]
+    headers = dict(sent[0]["headers"])
+    assert sent[0]["status"] == 503 and headers[b"retry-after"] == b"2"
+    body = json.loads(sent[1]["body"])
+    assert "retry" in body["error"] and isinstance(body["detail"], str)

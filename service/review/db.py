@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import os
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
+
+from model.runtime.private_files import create_private
 
 from .models import metadata
 
@@ -52,9 +53,7 @@ def make_engine(url: str, *, create: bool = True) -> Engine:
         if not path.exists():
             if not create:
                 raise DatabaseMissingError(f"no review database at {path}")
-            path.parent.mkdir(parents=True, exist_ok=True)
-            # 0600 before SQLite opens it: its -wal and -shm files take the same mode
-            os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+            create_private(path)  # 0600: SQLite gives its -wal and -shm files the same mode
         engine = create_engine(url, connect_args={"timeout": 30.0, "check_same_thread": False})
         _configure_sqlite(engine)
     else:
