@@ -27,6 +27,7 @@ DEFAULT_EVAL_SAMPLE = 200
 DEFAULT_PORT = 3000
 DEFAULT_FAILED_KEY_LIMIT = "20/minute"
 TRUE_VALUES = ("1", "true", "yes", "on")
+MIN_SIGNING_KEY_CHARS = 32
 # The repository's bundled real data (data/README.md says where each file comes from).
 BUNDLED_DATA_DIR = Path(__file__).resolve().parents[1] / "data"
 
@@ -155,6 +156,15 @@ class Settings:
             "`1` makes `/screen` and `/screen_batch` require a key with the `screen` role.",
         ),
     )
+    bundle_signing_key: str | None = field(
+        metadata=_var(
+            "RECALLGUARD_BUNDLE_SIGNING_KEY",
+            "unset (bundles are neither signed nor checked)",
+            "HMAC key (32+ characters; secret) that builds sign `manifest.json` with and that "
+            "loading requires a valid signature from (README, Bundle signing).",
+        ),
+        repr=False,
+    )
     port: int = field(
         metadata=_var("PORT", f"`{DEFAULT_PORT}`", "Port `recallguard serve` listens on.")
     )
@@ -220,6 +230,12 @@ class Settings:
         cache = _int(env, "RECALLGUARD_EMBEDDING_CACHE", DEFAULT_EMBEDDING_CACHE)
         if cache < 0:
             raise SettingsError(f"RECALLGUARD_EMBEDDING_CACHE must be 0 or more, got {cache}")
+        signing_key = raw("RECALLGUARD_BUNDLE_SIGNING_KEY")
+        if signing_key is not None and len(signing_key) < MIN_SIGNING_KEY_CHARS:
+            raise SettingsError(
+                f"RECALLGUARD_BUNDLE_SIGNING_KEY must be at least {MIN_SIGNING_KEY_CHARS} "
+                f"characters (e.g. `openssl rand -hex 32`), got {len(signing_key)}"
+            )
         return cls(
             data_home=data_home,
             data_dir=path("RECALLGUARD_DATA_DIR") or BUNDLED_DATA_DIR,
@@ -237,6 +253,7 @@ class Settings:
             api_keys=raw("RECALLGUARD_API_KEYS"),
             failed_key_limit=raw("RECALLGUARD_FAILED_KEY_LIMIT") or DEFAULT_FAILED_KEY_LIMIT,
             require_screen_key=(raw("RECALLGUARD_REQUIRE_SCREEN_KEY") or "").lower() in TRUE_VALUES,
+            bundle_signing_key=signing_key,
             port=_int(env, "PORT", DEFAULT_PORT),
             report=path("RECALLGUARD_REPORT"),
             eval_run=raw("RECALLGUARD_EVAL_RUN") == "1",

@@ -25,6 +25,16 @@ class Found:
     cosines: np.ndarray
     features: np.ndarray
 
+    @classmethod
+    def empty(cls, view: ListingView) -> Found:
+        """No candidates (the gate cleared the listing): nothing to score."""
+        return cls(
+            view,
+            [],
+            np.zeros(0, dtype=np.float32),
+            np.zeros((0, len(FEATURE_NAMES)), dtype=np.float32),
+        )
+
 
 class CandidateSearch:
     """Vector search plus identifier lookup over a blocklist index."""
@@ -39,8 +49,18 @@ class CandidateSearch:
             EntryView.of(e, ids) for e, ids in zip(index.entries, index.identifiers, strict=True)
         ]
 
+    def prepare(self, listings: Sequence[Listing]) -> list[ListingView]:
+        """Each listing's view (normalised text, words, identifiers), prepared once."""
+        return [ListingView.of(listing, self.index.by_identifier) for listing in listings]
+
     def find(self, listings: Sequence[Listing]) -> list[Found]:
-        views = [ListingView.of(listing, self.index.by_identifier) for listing in listings]
+        """The candidate set of each listing."""
+        return self.find_views(self.prepare(listings))
+
+    def find_views(self, views: Sequence[ListingView]) -> list[Found]:
+        """The candidate set of each prepared listing (`prepare`): one encoder call for all."""
+        if not views:
+            return []
         vectors = self.encoder.encode([v.text for v in views])
         hits = self.index.search(vectors, self.k)
         out = []
