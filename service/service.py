@@ -28,9 +28,10 @@ from model.schema import Listing
 from model.settings import Settings
 from service import metrics
 from service.admin_api import create_admin_app
+from service.edge import Edge
 from service.live_screening import LiveScreening
 from service.review import ReviewQueue, create_review_app
-from service.schemas import MAX_BATCH, ListingIn, VerdictOut
+from service.schemas import MAX_BATCH, ListingIn, VerdictOut, verdict_out
 from service.worker import bundle_path, open_keys, open_live_screening, open_review
 
 log = logging.getLogger("recallguard")
@@ -159,10 +160,8 @@ class RecallGuard:
             return content
 
     def _out(self, listing: Listing, verdict: Verdict) -> VerdictOut:
-        body = verdict.to_dict()
-        body["review_item_id"] = self._enqueue(listing, verdict)
         metrics.record_decision(verdict.decision)
-        return VerdictOut.model_validate(body)
+        return verdict_out(verdict, self._enqueue(listing, verdict))
 
     def _enqueue(self, listing: Listing, verdict: Verdict) -> int | None:
         # A failed enqueue fails the request (503) so the platform retries: never lose an item.
@@ -217,3 +216,9 @@ class RecallGuard:
             "metrics": config.metrics,
             "entries": len(screener.bundle.index),
         }
+
+
+# The HTTP edge of the screening routes (415, error shape, opt-in screen keys, relative redirects).
+RecallGuard.add_asgi_middleware(  # type: ignore[attr-defined]
+    Edge, get_keys=lambda: bentoml.get_current_service().keys
+)

@@ -7,7 +7,6 @@ return. Each piece reads only the `Settings` it is handed.
 from __future__ import annotations
 
 import logging
-import sys
 from pathlib import Path
 
 import bentoml
@@ -23,16 +22,11 @@ log = logging.getLogger("recallguard")
 
 
 def open_keys(settings: Settings) -> KeyStore:
-    """The API keys; with none configured, a dev admin key is made and shown once."""
+    """The API keys; with none configured, a dev admin key is written to a 0600 file."""
     keys = KeyStore.from_settings(settings)
-    dev_key = keys.ensure_dev_key()
-    if dev_key:
-        # Shown once on the console (not the log) so a newcomer can open /review.
-        print(
-            f"RecallGuard: no API keys configured; created a dev admin key: {dev_key}",
-            file=sys.stderr,
-            flush=True,
-        )
+    dev_key_file = keys.ensure_dev_key()
+    if dev_key_file:  # the key itself goes to a 0600 file, never to the log
+        log.warning("no API keys configured; a dev admin key is in %s (mode 0600)", dev_key_file)
     return keys
 
 

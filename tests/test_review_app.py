@@ -167,6 +167,11 @@ def test_page_login_and_escaping(env: Env) -> None:
     assert login.status_code == 303 and login.headers["location"] == "/review/"
     cookie = login.headers["set-cookie"].lower()
     assert "httponly" in cookie and "samesite=strict" in cookie and "path=/review/" in cookie
+    waiting = env.client.get("/review/")  # viewing the page claims nothing
+    assert 'id="claim"' in waiting.text and "1 item waiting" in waiting.text
+    assert env.queue.counts() == {"pending": 1, "claimed": 0, "decided_today": 0}
+    assert env.client.post("/review/api/claim").status_code == 403  # cookie needs the header
+    assert env.client.post("/review/api/claim", headers=CSRF).json()["item"]["id"] == env.item_id
     page = env.client.get("/review/")
     html = page.text
     assert HOSTILE not in html

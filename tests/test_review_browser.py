@@ -103,6 +103,10 @@ def test_reviewer_confirms_with_one_key(served: tuple[str, ReviewQueue, str]) ->
             page.goto(url)
             page.fill("input[name=key]", key)
             page.press("input[name=key]", "Enter")
+            # opening the page claims nothing: starting is an explicit action
+            expect(page.locator("#claim")).to_be_visible()
+            assert queue.counts()["claimed"] == 0
+            page.click("#claim")
             title = page.locator("#listing-title-0")
             expect(title).to_contain_text(HOSTILE)
             assert page.locator("section.comparison img").count() == 0

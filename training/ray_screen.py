@@ -23,6 +23,7 @@ each: ``split -l 1000000``), not one huge one.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import glob
 import io
@@ -38,7 +39,8 @@ from typing import Any
 
 import pyarrow as pa
 
-from training.screen_cli import FIELDS, UsageError, _errors, _reject_constant, csv_record
+from model.validation import loads
+from training.screen_cli import FIELDS, UsageError, _errors, csv_record
 
 FORMATS = {
     ".jsonl": "jsonl",
@@ -86,6 +88,8 @@ def _validated(source: str, line: int, record: Any) -> dict[str, Any]:
 
 def _jsonl_rows(source: str, data: bytes) -> Iterator[dict[str, Any]]:
     for line, raw in enumerate(data.split(b"\n"), start=1):  # lines as the local CLI counts
+        if line == 1 and raw.startswith(codecs.BOM_UTF8):  # as the local reader does
+            raw = raw[len(codecs.BOM_UTF8) :]
         if not raw.strip():
             continue
         try:
@@ -94,7 +98,7 @@ def _jsonl_rows(source: str, data: bytes) -> Iterator[dict[str, Any]]:
             yield _row(source, line, error="line is not valid UTF-8")
             continue
         try:
-            record = json.loads(text, parse_constant=_reject_constant)
+            record = loads(text, "line")
         except ValueError as exc:
             yield _row(source, line, error=f"bad JSON: {exc}")
             continue

@@ -11,6 +11,7 @@ format, bad CSV header, unknown model).
 from __future__ import annotations
 
 import argparse
+import codecs
 import csv
 import json
 import math
@@ -27,6 +28,7 @@ from pydantic import ValidationError
 
 from model.matching.verdict import DECISIONS
 from model.schema import Listing
+from model.validation import loads
 from service.schemas import ListingIn
 
 if TYPE_CHECKING:  # the screener pulls in torch and scikit-learn: only when a run starts
@@ -106,14 +108,15 @@ def to_listing(record: Any, line: int) -> Listing | BadRow:
         return BadRow(line, str(exc))
 
 
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not valid JSON")
-
-
 def read_jsonl(path: Path) -> Iterator[Listing | BadRow]:
-    """One listing per non-blank line; blank lines are ignored, not errors."""
+    """One listing per non-blank line; blank lines are ignored, not errors. A UTF-8 byte-order
+    mark at the start of the file is skipped (editors on Windows write one), and each line is
+    parsed by the shared strict rules (`model.validation.loads`: finite numbers, bounded depth).
+    """
     with open(path, "rb") as fh:
         for line, raw in enumerate(fh, start=1):
+            if line == 1 and raw.startswith(codecs.BOM_UTF8):
+                raw = raw[len(codecs.BOM_UTF8) :]
             if not raw.strip():
                 continue
             try:
@@ -122,7 +125,7 @@ def read_jsonl(path: Path) -> Iterator[Listing | BadRow]:
                 yield BadRow(line, "line is not valid UTF-8")
                 continue
             try:
-                record = json.loads(text, parse_constant=_reject_constant)
+                record = loads(text, "line")
             except ValueError as exc:
                 yield BadRow(line, f"bad JSON: {exc}")
                 continue

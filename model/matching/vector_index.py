@@ -45,7 +45,8 @@ class Hit(NamedTuple):
 @dataclass(frozen=True)
 class IndexSpec:
     """Which structure to build: `flat`, `ivf` (`nlist` lists searched `nprobe` deep) or
-    `ivfpq` (the same, with vectors compressed to `pq_m` bytes)."""
+    `ivfpq` (the same, with vectors compressed to `pq_m` bytes).
+    """
 
     kind: str
     nlist: int = 0

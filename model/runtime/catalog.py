@@ -29,6 +29,7 @@ from model.matching.identifiers import canonical_id
 from model.matching.normalise import fold
 from model.matching.vector_index import Hit, IndexSpec, VectorIndex
 from model.runtime.ann import atomic_write_text, write_index_atomic
+from model.runtime.private_files import create_private
 from model.schema import Listing
 
 DB_FILE = "catalog.sqlite3"
@@ -109,7 +110,7 @@ class Catalog:
     # -- storage ------------------------------------------------------------------------------
     @contextmanager
     def _db(self) -> Iterator[sqlite3.Connection]:
-        db = sqlite3.connect(self.root / DB_FILE, timeout=30, isolation_level=None)
+        db = sqlite3.connect(create_private(self.root / DB_FILE), timeout=30, isolation_level=None)
         try:
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=FULL")

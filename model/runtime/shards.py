@@ -91,7 +91,8 @@ def sha256_of(path: Path) -> str:
 
 def shard_spec(n: int, base: IndexSpec | None) -> IndexSpec:
     """The structure for a shard of `n` vectors: `base` if given (`VectorIndex.build` falls back
-    to exact search when a shard is too small to train it), else `IndexSpec.for_size`."""
+    to exact search when a shard is too small to train it), else `IndexSpec.for_size`.
+    """
     if base is None:
         return IndexSpec.for_size(n)
     return base

@@ -20,6 +20,7 @@ from typing import Any
 
 from model.matching.screener import Screener
 from model.runtime.catalog import Catalog
+from model.runtime.private_files import create_private
 from model.runtime.sweep import DEFAULT_K, Searchable, SweepHit, sweep_entry
 from model.schema import BlocklistEntry
 
@@ -96,7 +97,7 @@ class SweepRecord:
 class SweepLog:
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        create_private(self.path)
         with self._db() as db:
             db.executescript(_SCHEMA)
 
