@@ -42,7 +42,7 @@ def test_fake_encoder_is_an_encoder_with_unit_rows(fake_encoder: HashingEncoder)
 def test_index_search_ranks_the_closest_spelling_first(fake_encoder: HashingEncoder) -> None:
     index = BlocklistIndex.from_entries(ENTRIES, fake_encoder)
     [hits] = index.search(fake_encoder.encode(["magnetic building tile set"]), k=2)
-    assert index.entries[hits[0].entry].entry_id == "cpsc-2"
+    assert index.entries[hits[0].id].entry_id == "cpsc-2"
     assert hits[0].similarity > hits[1].similarity
     assert index.lookup_identifiers(frozenset({"MP4410"})) == {1}
 

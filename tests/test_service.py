@@ -229,12 +229,31 @@ def test_screen_key_is_opt_in(client: TestClient, monkeypatch: pytest.MonkeyPatc
     assert ok.status_code == 200, ok.text
 
 
-def test_dev_key_goes_to_a_private_file_not_the_log() -> None:
+def test_dev_key_goes_to_a_private_file_not_the_log(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    import logging
+    import stat
+
+    from model.settings import Settings
+    from service.worker import open_keys
+
+    monkeypatch.setenv("RECALLGUARD_DATA_HOME", str(tmp_path))
+    monkeypatch.delenv("RECALLGUARD_KEYS_FILE", raising=False)
+    monkeypatch.delenv("RECALLGUARD_API_KEYS", raising=False)
+    with caplog.at_level(logging.INFO):
+        open_keys(Settings.from_env())  # what the service runs at start-up
+    path = tmp_path / "dev-admin.key"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    key = path.read_text().strip()
+    assert key.startswith("rg_") and key not in caplog.text
+    assert str(path) in caplog.text  # the log names the file, never the key
+
+
+def test_review_database_is_private(client: TestClient) -> None:
     import os
     import stat
 
-    path = Path(os.environ["RECALLGUARD_DATA_HOME"]) / "dev-admin.key"
-    assert stat.S_IMODE(path.stat().st_mode) == 0o600
     review_db = Path(os.environ["RECALLGUARD_DATA_HOME"]) / "review.sqlite3"
     assert stat.S_IMODE(review_db.stat().st_mode) == 0o600
 
