@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -25,7 +26,10 @@ from model.matching.cascade import GateStage, bundle_gate_threshold
 from model.matching.screener import Screener
 from model.runtime.batch_queue import BatchQueue, Overloaded
 from model.schema import MAX_TITLE_CHARS
+from model.settings import Settings
 from service.schemas import MAX_BATCH
+
+JSON = {"Content-Type": "application/json"}
 
 
 @pytest.fixture
@@ -166,6 +170,45 @@ def test_unsupported_content_type_is_415(client: TestClient, url: str, ctype: st
 def test_deep_json_is_400(client: TestClient) -> None:
     r = post_raw(client, "/screen", '{"listing": ' + "[" * 1000 + "]" * 1000 + "}")
     assert r.status_code == 400, r.text
+
+
+def full_batch(size: int) -> bytes:
+    """A MAX_BATCH-listing /screen_batch body of exactly `size` bytes: long descriptions fill it."""
+    listings = [
+        {"listing_id": f"b{i}", "title": f"Wooden stacking toy no. {i}", "description": ""}
+        for i in range(MAX_BATCH)
+    ]
+    listings[0]["title"] = "TooyBing Wooden Bead Stacking Toys"
+    extra = size - len(json.dumps({"listings": listings}).encode())
+    words = "Solid beech wood, smooth edges, water-based paint, for ages 3 and up. " * 400
+    for i, listing in enumerate(listings):
+        listing["description"] = words[: extra // MAX_BATCH + (i < extra % MAX_BATCH)]
+    body = json.dumps({"listings": listings}).encode()
+    assert len(body) == size
+    return body
+
+
+def test_a_full_batch_just_under_the_body_limit_is_screened(client: TestClient) -> None:
+    limit = Settings.from_env().max_body_bytes
+    r = client.post("/screen_batch", content=full_batch(limit - 1), headers=JSON)
+    assert r.status_code == 200, r.text[:500]
+    verdicts = r.json()
+    assert [v["listing_id"] for v in verdicts] == [f"b{i}" for i in range(MAX_BATCH)]
+    assert verdicts[0]["decision"] in ("block", "review")
+    assert verdicts[0]["match"]["entry_id"] == "cpsc-10917"
+
+
+def test_a_body_over_the_limit_is_413_before_it_is_parsed(client: TestClient) -> None:
+    limit = Settings.from_env().max_body_bytes
+    body = full_batch(limit + 1)
+    declared = client.post("/screen_batch", content=body, headers=JSON)
+    streamed = client.post(
+        "/screen_batch", content=iter([body[:limit], body[limit:]]), headers=JSON
+    )
+    for r in (declared, streamed):
+        assert r.status_code == 413, r.text[:500]
+        data = r.json()
+        assert set(data) == {"error", "detail"} and f"{limit:,} bytes" in data["error"]
 
 
 def test_one_bad_request_in_a_merged_batch_fails_only_itself(client: TestClient) -> None:
