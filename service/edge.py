@@ -54,7 +54,9 @@ def _message(detail: Any) -> str:
         for d in detail:
             if isinstance(d, dict) and "msg" in d:
                 loc = ".".join(str(x) for x in d.get("loc", ()) if x != "root")
-                parts.append(f"{loc}: {d['msg']}" if loc else str(d["msg"]))
+                # A `model.validation` refusal: its message names the field already.
+                msg = str(d["msg"]).removeprefix("Value error, ")
+                parts.append(f"{loc}: {msg}" if loc else msg)
             else:
                 parts.append(_message(d))
         return "; ".join(parts)

@@ -356,7 +356,8 @@ def test_fuzz_review_and_admin_apis_never_5xx(
             got = env.client.get(f"/review/api/items/{made}", headers=env.auth)
             assert got.status_code == 200, got.text
 
-    run()
+    with env.client:  # one event-loop portal for every request, not one per request
+        run()
     env.queue.close()
 
 

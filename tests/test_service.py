@@ -426,6 +426,97 @@ def test_screen_prepares_each_listing_once_and_each_field_once(
     )  # fmt: skip
 
 
+# A listing with every field set, and the rule calls that checking it once makes
+# (model.schema.Listing.__post_init__: one per field and one per identifier).
+CHECKED = {**ONCE, "listing_id": "checked", "price": 12.5, "identifiers": ["TB-MZWJ", "B0CB9WV7"]}
+RULE_CALLS = Counter(
+    {"title": 1, "listing_id": 1, "description": 1, "brand": 1, "category": 1, "price": 1,
+     "identifiers": 1, "identifiers[0]": 1, "identifiers[1]": 1}
+)  # fmt: skip
+
+
+def _spy_on_the_listing_rules(monkeypatch: pytest.MonkeyPatch, *, permissive: bool) -> Counter[str]:
+    """Count every call of the listing's rule functions by field name, and the dataclass checks
+    themselves as ``__post_init__``. With `permissive` the rules accept anything, so whatever
+    still refuses a listing is a second validation."""
+    import model.schema as schema
+    import model.validation as validation
+
+    calls: Counter[str] = Counter()
+    real_post_init = schema.Listing.__post_init__
+    real_text, real_number, real_list = (
+        validation.clean_text, validation.finite_number, validation.string_list
+    )  # fmt: skip
+
+    def post_init(self: Any) -> None:
+        calls["__post_init__"] += 1
+        real_post_init(self)
+
+    def clean_text(value: Any, name: str, **kw: Any) -> Any:
+        calls[name] += 1
+        return value if permissive else real_text(value, name, **kw)
+
+    def finite_number(value: Any, name: str, **kw: Any) -> Any:
+        calls[name] += 1
+        return value if permissive else real_number(value, name, **kw)
+
+    def string_list(value: Any, name: str, **kw: Any) -> Any:
+        calls[name] += 1
+        if permissive:
+            for i, v in enumerate(value):
+                clean_text(v, f"{name}[{i}]")
+            return tuple(value)
+        return real_list(value, name, **kw)
+
+    monkeypatch.setattr(schema.Listing, "__post_init__", post_init)
+    for module in (schema, validation):  # model.schema's names, and string_list's clean_text
+        monkeypatch.setattr(module, "clean_text", clean_text)
+    monkeypatch.setattr(schema, "finite_number", finite_number)
+    monkeypatch.setattr(schema, "string_list", string_list)
+    return calls
+
+
+@pytest.mark.parametrize("route", ["/screen", "/screen_batch"])
+def test_screen_validates_each_listing_once_and_each_field_once(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch, route: str
+) -> None:
+    calls = _spy_on_the_listing_rules(monkeypatch, permissive=False)
+    body = {"listing": CHECKED} if route == "/screen" else {"listings": [CHECKED, CHECKED]}
+    r = client.post(route, json=body)
+    assert r.status_code == 200, r.text
+    per_listing = 1 if route == "/screen" else 2
+    assert calls.pop("__post_init__") == per_listing, "the listing was checked more than once"
+    assert calls == Counter({k: n * per_listing for k, n in RULE_CALLS.items()})
+
+
+def test_the_listing_rules_are_the_only_validation_on_screen(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Over every documented limit (title, brand, identifiers) and below the price minimum: with
+    # the rules switched off nothing else may refuse it; pydantic only parses the shape.
+    over = {
+        "title": "Wooden bead stacking toy " + "x" * MAX_TITLE_CHARS,
+        "brand": "b" * 201,
+        "price": -1.0,
+        "identifiers": [f"ID{i:03d}" for i in range(50)] + ["Z" * 65],
+    }
+    refused = {
+        "title": "title is 5025 characters; at most 5000 are accepted",
+        "brand": "brand is 201 characters; at most 200 are accepted",
+        "price": "price must be at least 0, got -1.0",
+        "identifiers": "identifiers has 51 items; at most 50 are accepted",
+    }
+    for name, message in refused.items():  # each alone is refused by the rules, clearly
+        r = client.post("/screen", json={"listing": {"title": "Wooden toy", name: over[name]}})
+        assert r.status_code == 400 and message in r.json()["error"], r.text
+        assert "Value error" not in r.text
+    calls = _spy_on_the_listing_rules(monkeypatch, permissive=True)
+    r = client.post("/screen", json={"listing": over})
+    assert r.status_code == 200, r.text
+    assert calls["__post_init__"] == 1 and calls["title"] == calls["price"] == 1
+    assert calls["identifiers"] == 1 and calls["identifiers[50]"] == 1
+
+
 def test_decisions_and_stage_latency_are_counted(client: TestClient) -> None:
     from prometheus_client import REGISTRY
 
