@@ -1,6 +1,6 @@
 """Soak: mixed traffic, bad bodies included, against a real `bentoml serve` on 127.0.0.1.
 
-Run:  python benchmarks/soak.py [--duration 600] [--clients 4] [--bundle PATH_OR_TAG]
+Run:  python benchmarks/soak.py [--duration 600] [--clients 4] [--bundle PATH_OR_TAG] [--check]
 
 The service is started on a free loopback port with a throw-away data home (review DB, keys),
 loaded for `--duration` seconds (and at most `--max-requests` requests) by closed-loop
@@ -12,10 +12,11 @@ clients, then stopped. Traffic, per request, drawn with a fixed seed:
 - 20 % bad bodies: not JSON, wrong types, empty or control-character titles, non-finite
   prices, deep nesting, unknown fields, oversize text, a multipart content type.
 
-Reported (stdout and `--out` JSON): requests and status counts per kind, 5xx total, latency
-p50/p99 of good requests, RSS of the server's process tree after warm-up and at the end (and
-the growth), and the load average before and after, so a run on a busy machine reads as one.
-`--check` exits 1 unless there were 0 5xx and RSS grew under 10 %.
+Reported (stdout and `--out` JSON, default `benchmarks/results/soak.json`): requests and status
+counts per kind, 5xx total and per kind, latency p50/p99 of good requests, RSS of the server's
+process tree after warm-up, at the end, its growth and its peak (sampled every 0.2 s), and the
+load average before and after, so a run on a busy machine reads as one. `--check` exits 1
+unless there were 0 5xx, no transport errors, RSS grew under 10 % and the service was alive.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.http_load import serve
+from benchmarks.http_load import ROOT, serve
 
 Request = tuple[str, str, dict[str, str], bytes]  # kind, path, headers, body
 JSON = {"content-type": "application/json"}
@@ -151,7 +152,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-requests", type=int, default=200_000)
     parser.add_argument("--bundle", default=None, help="bundle folder or store tag")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", type=Path, default=None, help="JSON report path")
+    parser.add_argument(
+        "--out", type=Path, default=ROOT / "benchmarks" / "results" / "soak.json",
+        help="JSON report path (default benchmarks/results/soak.json)",
+    )  # fmt: skip
     parser.add_argument("--check", action="store_true", help="exit 1 on any 5xx or RSS >= +10%")
     args = parser.parse_args(argv)
     if not 1 <= args.clients <= 64 or args.duration <= 0 or args.max_requests <= 0:
@@ -177,7 +181,11 @@ def main(argv: list[str] | None = None) -> int:
     by_kind: dict[str, dict[str, int]] = {}
     for (kind, status), n in sorted(tally.statuses.items()):
         by_kind.setdefault(kind, {})[status] = n
-    server_errors = sum(n for (_, s), n in tally.statuses.items() if s.startswith("5"))
+    server_errors_by_kind = Counter[str]()
+    for (kind, status), n in tally.statuses.items():
+        if status.startswith("5"):
+            server_errors_by_kind[kind] += n
+    server_errors = sum(server_errors_by_kind.values())
     transport_errors = sum(n for (_, s), n in tally.statuses.items() if not s.isdigit())
     ms = np.asarray(tally.good_ms) if tally.good_ms else np.zeros(1)
     growth = (rss_end - rss_start) / rss_start * 100 if rss_start else float("nan")
@@ -188,6 +196,7 @@ def main(argv: list[str] | None = None) -> int:
         "requests": tally.requests,
         "requests_per_s": round(tally.requests / elapsed, 1) if elapsed else 0.0,
         "server_errors_5xx": server_errors,
+        "server_errors_by_kind": dict(sorted(server_errors_by_kind.items())),
         "transport_errors": transport_errors,
         "good_latency_ms": {
             "p50": round(float(np.percentile(ms, 50)), 1),
@@ -198,6 +207,7 @@ def main(argv: list[str] | None = None) -> int:
             "start_after_warmup": round(rss_start / 2**20, 1),
             "end": round(rss_end / 2**20, 1),
             "growth_pct": round(growth, 2),
+            "peak": round(service.rss.peak / 2**20, 1),
         },
         "service_alive_at_end": alive,
         "load_average_before": [round(x, 2) for x in load_before],
@@ -205,12 +215,14 @@ def main(argv: list[str] | None = None) -> int:
         "cpus": os.cpu_count(),
         "status_by_kind": by_kind,
         "bundle": str(bundle),
-    }
+        "settings": {"warmup_s": args.warmup, "seed": args.seed,
+                     "max_requests": args.max_requests},
+    }  # fmt: skip
     text = json.dumps(report, indent=2)
     print(text)
-    if args.out is not None:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(text + "\n")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(text + "\n")
+    print(f"wrote {args.out}", file=sys.stderr)
     ok = server_errors == 0 and transport_errors == 0 and growth < 10 and alive
     return 0 if ok or not args.check else 1
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
+from concurrent.futures import Future
 
 import pytest
 
@@ -34,28 +36,87 @@ def test_a_lone_request_is_answered_without_waiting_for_a_batch() -> None:
     batcher.close()
 
 
-def test_an_error_reaches_every_caller_of_that_batch_and_the_batcher_survives() -> None:
+def _held(
+    fn: Callable[[list[int]], list[int]], size: int
+) -> tuple[MicroBatcher[int, int], Callable[[list[int]], list[Future[int]]], list[list[int]]]:
+    """A batcher whose worker is held on a first item, so that `submit_all` queues one batch."""
     gate = threading.Event()
+    calls: list[list[int]] = []
 
-    def fn(items: list[int]) -> list[int]:
+    def run(items: list[int]) -> list[int]:
         gate.wait(5)
+        calls.append(list(items))
+        return fn(items)
+
+    batcher: MicroBatcher[int, int] = MicroBatcher(run, max_batch=size)
+    held = batcher.submit(0)  # occupies the worker until the gate opens
+    time.sleep(0.05)
+
+    def submit_all(items: list[int]) -> list[Future[int]]:
+        futures = [batcher.submit(i) for i in items]
+        gate.set()
+        assert held.result(5) == 0
+        return futures
+
+    return batcher, submit_all, calls
+
+
+def test_one_failing_item_fails_only_its_caller_in_a_merged_batch() -> None:
+    def fn(items: list[int]) -> list[int]:
         if -1 in items:
             raise ValueError("bad item")
-        return items
+        return [i * 10 for i in items]
 
-    batcher: MicroBatcher[int, int] = MicroBatcher(fn, max_batch=4)
-    first = batcher.submit(0)  # occupies the worker until the gate opens
-    time.sleep(0.05)
-    bad = [batcher.submit(-1), batcher.submit(7)]  # queued together: one batch
-    gate.set()
-    assert first.result(5) == 0
-    for f in bad:
-        with pytest.raises(ValueError, match="bad item"):
-            f.result(5)
-    assert batcher(5, timeout=5) == 5
+    batcher, submit_all, calls = _held(fn, size=16)
+    items = [1, 2, 3, 4, 5, -1, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16]
+    futures = submit_all(items)
+    for item, f in zip(items, futures, strict=True):
+        if item == -1:
+            with pytest.raises(ValueError, match="bad item"):
+                f.result(5)
+        else:
+            assert f.result(5) == item * 10
+    assert calls[1] == items  # they were merged into one batch, which failed
+    # Bisection: 16 -> 8 -> 4 -> 2 -> 1, each level one failing and one good half: 1 + 2 * 4.
+    assert len(calls) - 1 == 9 and batcher.splits == 4
+    assert batcher(5, timeout=5) == 50  # the batcher survives
     batcher.close()
     with pytest.raises(BatcherClosed):
         batcher.submit(1)
+
+
+def test_a_fault_that_fails_every_item_reaches_every_caller_in_bounded_calls() -> None:
+    def broken(items: list[int]) -> list[int]:
+        if items != [0]:  # the item that holds the worker
+            raise RuntimeError("index unavailable")
+        return items
+
+    batcher, submit_all, calls = _held(broken, size=8)
+    futures = submit_all(list(range(1, 9)))
+    for f in futures:
+        with pytest.raises(RuntimeError, match="index unavailable"):
+            f.result(5)
+    assert len(calls) - 1 == 2 * 8 - 1  # every split of 8 down to single items, no more
+    batcher.close()
+
+
+class _Stop(BaseException):
+    pass
+
+
+def test_a_base_exception_reaches_every_caller_without_a_rerun() -> None:
+    def fn(items: list[int]) -> list[int]:
+        if 0 not in items:
+            raise _Stop()
+        return items
+
+    batcher, submit_all, calls = _held(fn, size=4)
+    futures = submit_all([1, 2, 3])
+    for f in futures:
+        with pytest.raises(_Stop):
+            f.result(5)
+    assert len(calls) == 2 and batcher.splits == 0
+    batcher.close()
 
 
 def test_two_workers_run_batches_in_parallel() -> None:
