@@ -17,6 +17,15 @@ from rapidfuzz import fuzz
 
 from model.matching.identifiers import canonical_id, extract_identifiers, is_valid_gtin
 from model.matching.normalise import fold, normalise, tokens
+from model.matching.specificity import (
+    UNIFORM,
+    TermWeights,
+    brand_words,
+    distinctive,
+    family,
+    sibling,
+)
+from model.matching.vocab import CHILD_WORDS, STOPWORDS
 from model.schema import BlocklistEntry, Listing
 
 FEATURE_NAMES: tuple[str, ...] = (
@@ -40,88 +49,25 @@ FEATURE_NAMES: tuple[str, ...] = (
     "category_agree",
     "log_listing_tokens",
     "log_entry_tokens",
+    # Specificity (issue 10): shared words weighed by blocklist IDF, the brand as tokens (noise
+    # words dropped, aliases counted), the notice's description, and identifier relations.
+    "idf_coverage",
+    "max_shared_weight",
+    "brand_token_match",
+    "brand_weight",
+    "context_coverage",
+    "distinctive_id_match",
+    "id_sibling",
+    "id_family",
+    "generic_only",
 )
 
-# Words that mark a product for children; the recall lists mix toys with bikes, heaters and
-# cars, so agreement on this axis is cheap, strong evidence against cross-domain matches.
-_CHILD_WORDS = frozenset(
-    [
-        "toy",
-        "toys",
-        "child",
-        "children",
-        "kid",
-        "kids",
-        "baby",
-        "babies",
-        "infant",
-        "infants",
-        "toddler",
-        "toddlers",
-        "teether",
-        "teething",
-        "rattle",
-        "doll",
-        "dolls",
-        "playset",
-        "puzzle",
-        "game",
-        "games",
-        "plush",
-        "stuffed",
-        "figure",
-        "figures",
-        "lego",
-        "block",
-        "blocks",
-        "stacking",
-        "crib",
-        "stroller",
-        "pacifier",
-        "slime",
-        "bath",
-        "play",
-        "playing",
-        "squishy",
-        "magnetic",
-        "magnet",
-        "fidget",
-        "costume",
-        "dress",
-        "nursery",
-        "bib",
-    ]
-)
-_STOPWORDS = frozenset(
-    [
-        "a",
-        "an",
-        "and",
-        "the",
-        "of",
-        "for",
-        "with",
-        "in",
-        "on",
-        "to",
-        "by",
-        "from",
-        "or",
-        "set",
-        "sets",
-        "pack",
-        "pcs",
-        "piece",
-        "pieces",
-        "new",
-        "kids",
-        "toy",
-        "toys",
-        "recalled",
-        "recall",
-    ]
-)
 _WORD = re.compile(r"[A-Za-z0-9]+")
+# A name word at least this rare (share of the maximum blocklist IDF: in about a dozen notices
+# or fewer of ~1,800) can tell a product from its kind.
+KEYWORD_MIN_WEIGHT = 0.7
+# Brand words below this weight ("electric" in "Jetson Electric Bikes") do not count as a brand.
+BRAND_MIN_WEIGHT = 0.6
 
 
 def _given_id(raw: str) -> str:
@@ -154,7 +100,7 @@ def _trigrams(text: str) -> set[str]:
 
 
 def _child(words: set[str]) -> float:
-    return 1.0 if words & _CHILD_WORDS else 0.0
+    return 1.0 if words & CHILD_WORDS else 0.0
 
 
 @dataclass(frozen=True)
@@ -167,6 +113,7 @@ class ListingView:
     identifiers: frozenset[str]
     brand: str
     child: float
+    brand_words: frozenset[str] = frozenset()
 
     @classmethod
     def of(cls, listing: Listing, known_ids: Container[str] = frozenset()) -> ListingView:
@@ -188,6 +135,7 @@ class ListingView:
             identifiers=ids,
             brand=normalise(listing.brand),
             child=_child(set(child_words)),
+            brand_words=frozenset(tokens(listing.brand)),
         )
 
 
@@ -201,12 +149,22 @@ class EntryView:
     identifiers: frozenset[str]
     brand: str
     child: float
+    weights: dict[str, float] | None = None
+    brand_words: frozenset[str] = frozenset()
+    context: frozenset[str] = frozenset()
+    keywords: frozenset[str] = frozenset()
 
     @classmethod
-    def of(cls, entry: BlocklistEntry, identifiers: frozenset[str]) -> EntryView:
+    def of(
+        cls, entry: BlocklistEntry, identifiers: frozenset[str], terms: TermWeights = UNIFORM
+    ) -> EntryView:
+        """`terms`: blocklist IDF (`CandidateSearch` passes the index's); uniform by default."""
         name = normalise(entry.product_name)
         words = frozenset(tokens(entry.product_name))
         context = set(tokens(f"{entry.category} {entry.product_name} {entry.description[:300]}"))
+        aliases = tuple(getattr(entry, "aliases", ()) or ())
+        brands = brand_words(entry.brand, aliases)
+        described = frozenset(tokens(f"{entry.description[:1500]} {' '.join(aliases)}"))
         return cls(
             name=name,
             words=words,
@@ -214,18 +172,59 @@ class EntryView:
             identifiers=identifiers,
             brand=normalise(entry.brand),
             child=_child(context),
+            weights={w: terms.weight(w) for w in words | brands | described},
+            brand_words=brands,
+            context=words | brands | described,
+            keywords=_keywords(words, terms),
         )
 
 
 def matched_terms(listing: ListingView, entry: EntryView) -> tuple[str, ...]:
     """Content words the two share, for the evidence shown to reviewers."""
-    return tuple(sorted((listing.words & entry.words) - _STOPWORDS))
+    return tuple(sorted((listing.words & entry.words) - STOPWORDS))
 
 
 def brand_in_listing(listing: ListingView, entry: EntryView) -> float:
     if not entry.brand:
         return 0.0
     return fuzz.partial_ratio(entry.brand, listing.text) / 100.0
+
+
+def _keywords(words: frozenset[str], terms: TermWeights, k: int = 2) -> frozenset[str]:
+    """The name's `k` rarest words, if rare at all: what tells this product from its kind
+    ("nursh" in "Boon NURSH 8 oz Reusable Baby Bottles"; none in "Plastic toy")."""
+    usable = {w for w in words - STOPWORDS if len(w) >= 3 and not w.isdigit()}
+    ranked = sorted(usable, key=lambda w: (-terms.weight(w), w))
+    return frozenset(w for w in ranked[:k] if terms.weight(w) >= KEYWORD_MIN_WEIGHT)
+
+
+def _weight(entry: EntryView, word: str) -> float:
+    return entry.weights.get(word, 1.0) if entry.weights is not None else 1.0
+
+
+def specificity_features(listing: ListingView, entry: EntryView, shared: set[str]) -> list[float]:
+    """The specificity block of FEATURE_NAMES (from "idf_coverage" on)."""
+    name_w = sum(_weight(entry, w) for w in entry.words - STOPWORDS)
+    shared_w = [_weight(entry, w) for w in shared - STOPWORDS]
+    listed = listing.words | listing.brand_words
+    brands = {w for w in entry.brand_words if _weight(entry, w) >= BRAND_MIN_WEIGHT}
+    brand_hit = brands & listed
+    content = listing.words - STOPWORDS
+    same_ids = listing.identifiers & entry.identifiers
+    others = listing.identifiers - entry.identifiers
+    sib = any(sibling(a, b) for a in others for b in entry.identifiers)
+    fam = any(family(a, b) for a in others for b in entry.identifiers)
+    return [
+        sum(shared_w) / name_w if name_w else 0.0,
+        max(shared_w, default=0.0),
+        len(brand_hit) / len(brands) if brands else 0.0,
+        max((_weight(entry, w) for w in brand_hit), default=0.0),
+        len(content & entry.context) / len(content) if content else 0.0,
+        float(any(distinctive(i) for i in same_ids)),
+        float(sib and not same_ids),
+        float(fam and not same_ids),
+        float(not same_ids and not fam and not brand_hit and not (shared & entry.keywords)),
+    ]
 
 
 def pair_features(
@@ -262,6 +261,7 @@ def pair_features(
         float(listing.child == entry.child),
         math.log1p(len(listing.words)),
         math.log1p(len(entry.words)),
+        *specificity_features(listing, entry, set(listing.words & entry.words)),
     ]
 
 
