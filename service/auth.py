@@ -34,6 +34,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal, cast
 
+from model.settings import Settings
+
 Role = Literal["screen", "reviewer", "admin"]
 ROLES: tuple[Role, ...] = ("screen", "reviewer", "admin")
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@+-]{0,99}$")
@@ -122,14 +124,11 @@ class KeyStore:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> KeyStore:
-        env = os.environ if env is None else env
-        raw_file = env.get("RECALLGUARD_KEYS_FILE", "").strip()
-        if raw_file:
-            path = Path(raw_file).expanduser()
-        else:
-            home = env.get("RECALLGUARD_DATA_HOME", "").strip()
-            path = (Path(home).expanduser() if home else Path.home() / ".recallguard") / "keys.json"
-        return cls(path, env.get("RECALLGUARD_API_KEYS"))
+        return cls.from_settings(Settings.from_env(env))
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> KeyStore:
+        return cls(settings.keys_file, settings.api_keys)
 
     # -- reading ------------------------------------------------------------------------------
     def _read_file(self) -> list[KeyRecord]:

@@ -6,15 +6,6 @@ Listings in the `review` band go to the reviewer queue, served by the same proce
 
 from __future__ import annotations
 
-import os
-
-# One OpenMP thread per call, set before torch or scikit-learn load. On a shared 2-core machine
-# an OpenMP team that loses a core stalls at every barrier (measured: torch on 2 threads took
-# /screen p99 at 8 clients from ~0.1 s to 1.8 s; scikit-learn's trees open one parallel region
-# per tree). Throughput comes from batching instead, and the other core serves HTTP.
-os.environ.setdefault("OMP_NUM_THREADS", "1")
-os.environ.setdefault("RECALLGUARD_TORCH_THREADS", "1")
-
 import asyncio
 import logging
 import sys
@@ -29,6 +20,7 @@ from model.matching.verdict import Verdict
 from model.runtime.microbatch import MicroBatcher
 from model.runtime.registry import resolve
 from model.schema import Listing
+from model.settings import Settings
 from service.admin import Admin
 from service.admin_api import create_admin_app
 from service.auth import KeyStore
@@ -51,6 +43,15 @@ admin_app = create_admin_app(
 @bentoml.asgi_app(review_app, path="/review")
 @bentoml.service(
     name="recallguard",
+    # One OpenMP thread per call, set in the worker's environment before torch or scikit-learn
+    # load (a value already in the environment wins). On a shared 2-core machine an OpenMP team
+    # that loses a core stalls at every barrier (measured: torch on 2 threads took /screen p99 at
+    # 8 clients from ~0.1 s to 1.8 s; scikit-learn's trees open one parallel region per tree).
+    # Throughput comes from batching instead, and the other core serves HTTP.
+    envs=[
+        {"name": "OMP_NUM_THREADS", "value": "1"},
+        {"name": "RECALLGUARD_TORCH_THREADS", "value": "1"},
+    ],
     workers=1,
     threads=4,
     traffic={"timeout": 30, "max_concurrency": 128},
@@ -68,8 +69,9 @@ class RecallGuard:
             max_batch=32,
             workers=1,
         )
-        config = ReviewConfig.from_env()
-        self.keys = KeyStore.from_env()
+        settings = Settings.from_env()
+        config = ReviewConfig.from_settings(settings)
+        self.keys = KeyStore.from_settings(settings)
         self.review_queue = ReviewQueue.from_config(config)
         self.notifier = TakedownNotifier(
             self.review_queue, config.webhook_url, token=config.webhook_token
@@ -83,7 +85,7 @@ class RecallGuard:
                 file=sys.stderr,
                 flush=True,
             )
-        path = resolve()
+        path = resolve(settings.bundle)
         # Admin keeps the screener in step with run-time blocklist changes (service/admin.py).
         self.admin = Admin(Bundle.load(path), path, config.data_home, self.review_queue)
         log.info("loaded bundle %s from %s", self.admin.screener.version, path)

@@ -18,12 +18,12 @@ from typing import Any
 from model.runtime.blocklist_changes import ApplyResult
 from model.runtime.blocklist_store import BlocklistStore
 from model.schema import BlocklistEntry
-from service.review.config import default_data_home
+from model.settings import Settings
 from training.importers import SOURCES, read_entries
 
 
 def open_store() -> BlocklistStore:
-    return BlocklistStore(default_data_home() / "blocklist")
+    return BlocklistStore(Settings.from_env().data_home / "blocklist")
 
 
 def bundle_entries(ref: str | None) -> dict[str, BlocklistEntry] | None:

@@ -18,13 +18,13 @@ from model.matching.normalise import normalise
 from model.runtime.ann import DEFAULT_NPROBE, IndexSpec
 from model.runtime.catalog import DB_FILE, Catalog, encoder_fingerprint
 from model.schema import Listing
-from service.review.config import default_data_home
+from model.settings import Settings
 
 BATCH = 512
 
 
 def catalog_root() -> Path:
-    return default_data_home() / "catalog"
+    return Settings.from_env().data_home / "catalog"
 
 
 def read_listings(path: Path) -> Iterator[Listing]:
@@ -118,7 +118,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     if not (catalog_root() / DB_FILE).exists():
         raise LookupError("no catalogue is registered; run `recallguard catalog index FILE`")
     path, bundle = _load_bundle(args.bundle)
-    live = LiveBlocklist(bundle, BlocklistStore(default_data_home() / "blocklist"))
+    live = LiveBlocklist(bundle, BlocklistStore(Settings.from_env().data_home / "blocklist"))
     screener = live.screener
     index = screener.bundle.index
     position = index.position(args.entry_id)

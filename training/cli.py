@@ -14,6 +14,9 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from model.settings import Settings
+
+# Defaults for the libraries (not RecallGuard settings): offline model loading, no telemetry.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("BENTOML_DO_NOT_TRACK", "true")
 
@@ -138,7 +141,7 @@ def build_parser(
     p.set_defaults(func=cmd_build)
 
     p = sub.add_parser("serve", help="serve the screening API with BentoML")
-    p.add_argument("--port", type=int, default=int(os.environ.get("PORT", "3000")))
+    p.add_argument("--port", type=int, default=Settings.from_env().port)
     p.add_argument("--host", default="0.0.0.0")
     p.add_argument("--bundle", default=None, help="bundle folder or store tag (default: latest)")
     p.set_defaults(func=cmd_serve)

@@ -14,7 +14,6 @@ import errno
 import json
 import logging
 import math
-import os
 import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import replace
@@ -29,13 +28,12 @@ from model.matching.identifiers import (
     is_valid_gtin,
 )
 from model.schema import MAX_TITLE_CHARS, BlocklistEntry, Listing
+from model.settings import Settings
 from training.recall_titles import clean_brand, clean_text, split_cpsc_title, vocabulary
 
 log = logging.getLogger(__name__)
 
-DATA_DIR = Path(
-    os.environ.get("RECALLGUARD_DATA_DIR") or Path(__file__).resolve().parents[1] / "data"
-)
+DATA_DIR = Settings.from_env().data_dir
 CPSC_CSV = "cpsc-recalls-recent-catalystedge/cpsc_recalls.csv"
 RECALLRADAR_JSON = "us-recalls-recallradar/recalls.json"
 SPORTSGEAR_JSON = "cpsc-recalls-sportsgear-secondlook/recalls.json"

