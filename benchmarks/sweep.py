@@ -41,8 +41,8 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from model.matching.bundle import Bundle  # noqa: E402
+from model.matching.cascade import make_screener  # noqa: E402
 from model.matching.normalise import normalise  # noqa: E402
-from model.matching.screener import Screener  # noqa: E402
 from model.runtime.ann import IndexSpec, build_index  # noqa: E402
 from model.runtime.catalog import Catalog  # noqa: E402
 from model.runtime.registry import resolve  # noqa: E402
@@ -158,7 +158,7 @@ def end_to_end(
     t = time.perf_counter()
     catalog.checkpoint(spec)
     checkpoint_s = time.perf_counter() - t
-    screener = Screener(bundle)
+    screener = make_screener(bundle)
     rng = np.random.default_rng(1)
     picks = rng.choice(len(bundle.index), min(n_entries, len(bundle.index)), replace=False)
     ids = [bundle.index.entries[int(i)].entry_id for i in picks]

@@ -25,6 +25,7 @@ DEFAULT_EMBEDDING_CACHE = 20_000
 DEFAULT_LEASE_SECONDS = 300
 DEFAULT_EVAL_SAMPLE = 200
 DEFAULT_PORT = 3000
+MIN_SIGNING_KEY_CHARS = 32
 # The repository's bundled real data (data/README.md says where each file comes from).
 BUNDLED_DATA_DIR = Path(__file__).resolve().parents[1] / "data"
 
@@ -138,6 +139,15 @@ class Settings:
         ),
         repr=False,
     )
+    bundle_signing_key: str | None = field(
+        metadata=_var(
+            "RECALLGUARD_BUNDLE_SIGNING_KEY",
+            "unset (bundles are neither signed nor checked)",
+            "HMAC key (32+ characters; secret) that builds sign `manifest.json` with and that "
+            "loading requires a valid signature from (README, Bundle signing).",
+        ),
+        repr=False,
+    )
     port: int = field(
         metadata=_var("PORT", f"`{DEFAULT_PORT}`", "Port `recallguard serve` listens on.")
     )
@@ -203,6 +213,12 @@ class Settings:
         cache = _int(env, "RECALLGUARD_EMBEDDING_CACHE", DEFAULT_EMBEDDING_CACHE)
         if cache < 0:
             raise SettingsError(f"RECALLGUARD_EMBEDDING_CACHE must be 0 or more, got {cache}")
+        signing_key = raw("RECALLGUARD_BUNDLE_SIGNING_KEY")
+        if signing_key is not None and len(signing_key) < MIN_SIGNING_KEY_CHARS:
+            raise SettingsError(
+                f"RECALLGUARD_BUNDLE_SIGNING_KEY must be at least {MIN_SIGNING_KEY_CHARS} "
+                f"characters (e.g. `openssl rand -hex 32`), got {len(signing_key)}"
+            )
         return cls(
             data_home=data_home,
             data_dir=path("RECALLGUARD_DATA_DIR") or BUNDLED_DATA_DIR,
@@ -218,6 +234,7 @@ class Settings:
             takedown_webhook_token=raw("RECALLGUARD_TAKEDOWN_WEBHOOK_TOKEN"),
             keys_file=path("RECALLGUARD_KEYS_FILE") or data_home / "keys.json",
             api_keys=raw("RECALLGUARD_API_KEYS"),
+            bundle_signing_key=signing_key,
             port=_int(env, "PORT", DEFAULT_PORT),
             report=path("RECALLGUARD_REPORT"),
             eval_run=raw("RECALLGUARD_EVAL_RUN") == "1",

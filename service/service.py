@@ -13,14 +13,19 @@ from typing import Annotated, Any
 
 import bentoml
 from pydantic import Field
+from sqlalchemy.exc import SQLAlchemyError
+from starlette.exceptions import HTTPException
+from starlette.responses import JSONResponse
 
 from model.matching.bundle import Bundle
 from model.matching.screener import Screener
 from model.matching.verdict import Verdict
+from model.runtime.batch_queue import BatchQueue, Overloaded
 from model.runtime.microbatch import MicroBatcher
 from model.runtime.registry import resolve
 from model.schema import Listing
 from model.settings import Settings
+from service import metrics
 from service.admin import Admin
 from service.admin_api import create_admin_app
 from service.auth import KeyStore
@@ -28,14 +33,25 @@ from service.review import ReviewConfig, ReviewQueue, TakedownNotifier, create_r
 from service.schemas import MAX_BATCH, ListingIn, VerdictOut
 
 log = logging.getLogger("recallguard")
+# Generous for batch work: 12 concurrent 256-listing /screen_batch calls are ~3,000 listings,
+# seconds on a quiet 2-core machine, tens of seconds on a busy one.
+REQUEST_TIMEOUT_S = 60
+# Longest estimated wait a /screen_batch call is admitted with: below the request timeout, so a
+# queued call finishes rather than timing out (504) after doing the work.
+BATCH_WAIT_S = 0.75 * REQUEST_TIMEOUT_S
 
-review_app = create_review_app(
-    lambda: bentoml.get_current_service().review_queue,
-    lambda: bentoml.get_current_service().keys,
-)
+
+def _started(name: str) -> Any:
+    found = getattr(bentoml.get_current_service(), name, None)
+    if found is None:  # start-up failed; /readyz says why
+        raise HTTPException(503, "the service could not start; see /readyz", {"Retry-After": "30"})
+    return found
+
+
+review_app = create_review_app(lambda: _started("review_queue"), lambda: _started("keys"))
 admin_app = create_admin_app(
     lambda: bentoml.get_current_service().admin,
-    lambda: bentoml.get_current_service().keys,
+    lambda: _started("keys"),
 )
 
 
@@ -54,20 +70,37 @@ admin_app = create_admin_app(
     ],
     workers=1,
     threads=4,
-    traffic={"timeout": 30, "max_concurrency": 128},
+    traffic={"timeout": REQUEST_TIMEOUT_S, "max_concurrency": 128},
 )
 class RecallGuard:
     """Screens marketplace listings against the recall blocklist."""
 
     def __init__(self) -> None:
         self.admin: Admin | None = None
+        self.review_queue: ReviewQueue | None = None
+        # A start-up failure (a bad bundle, an outdated database) keeps the worker up and not
+        # ready, with the reason at /readyz: raising here makes the server respawn the worker
+        # in a loop while the port accepts connections and never answers.
+        self.startup_error: str | None = None
+        try:
+            self._start()
+        except Exception as exc:
+            self.startup_error = f"{type(exc).__name__}: {exc}"
+            log.exception("RecallGuard cannot serve: %s", self.startup_error)
+
+    def _start(self) -> None:
         # Concurrent /screen calls are screened together, by one worker: with torch on one
         # thread it leaves the second core to HTTP parsing and serialisation (measured: a
         # second worker fights it for the GIL and widens the tail).
         self.batcher: MicroBatcher[Listing, Verdict] = MicroBatcher(
-            lambda items: self._screener().screen(items),
+            lambda items: self._screen_timed(items),
             max_batch=32,
             workers=1,
+        )
+        # /screen_batch calls queue here (first in, first out) instead of failing under load;
+        # one that could not finish within the request timeout gets a 503 with Retry-After.
+        self.batch_queue: BatchQueue[Listing, Verdict] = BatchQueue(
+            self._screen_timed, workers=2, max_wait_s=BATCH_WAIT_S
         )
         settings = Settings.from_env()
         config = ReviewConfig.from_settings(settings)
@@ -96,27 +129,51 @@ class RecallGuard:
         return None if self.admin is None else self.admin.screener
 
     def __is_ready__(self) -> bool:
+        if self.startup_error is not None:  # BentoML answers /readyz 503 with this detail
+            raise HTTPException(503, f"not ready: {self.startup_error}")
         return self.screener is not None
 
     def _screener(self) -> Screener:
         if self.screener is None:
-            raise bentoml.exceptions.ServiceUnavailable("the model bundle is still loading")
+            reason = "the model bundle is still loading"
+            if self.startup_error is not None:
+                reason = "the service could not start; see /readyz"
+            raise bentoml.exceptions.ServiceUnavailable(reason)
         return self.screener
 
-    def _answer(self, listings: list[Listing]) -> list[VerdictOut]:
-        verdicts = self._screener().screen(listings)
-        return [self._out(x, v) for x, v in zip(listings, verdicts, strict=True)]
+    @staticmethod
+    def _overloaded(exc: Overloaded) -> Any:
+        # A clear 503 the platform can act on (BentoML's own 5xx body says "unexpected error").
+        headers = {"Retry-After": str(exc.retry_after)}
+        return JSONResponse({"error": str(exc)}, status_code=503, headers=headers)
+
+    def _screen_timed(self, listings: list[Listing]) -> list[Verdict]:
+        with metrics.timed("model"):
+            return self._screener().screen(listings)
+
+    def __metrics__(self, content: str) -> str:
+        """BentoML's /metrics hook: append the review queue's depth, read at scrape time."""
+        if self.review_queue is None:
+            return content
+        try:
+            return content + metrics.queue_depth_text(self.review_queue.counts())
+        except SQLAlchemyError:
+            log.warning("queue depth unavailable for /metrics", exc_info=True)
+            return content
 
     def _out(self, listing: Listing, verdict: Verdict) -> VerdictOut:
         body = verdict.to_dict()
         body["review_item_id"] = self._enqueue(listing, verdict)
+        metrics.record_decision(verdict.decision)
         return VerdictOut.model_validate(body)
 
     def _enqueue(self, listing: Listing, verdict: Verdict) -> int | None:
         # A failed enqueue fails the request (503) so the platform retries: never lose an item.
         if verdict.decision != "review":
             return None
-        item_id, _ = self.review_queue.enqueue(listing, verdict)
+        assert self.review_queue is not None  # set whenever a screener is
+        with metrics.timed("review_enqueue"):
+            item_id, _ = self.review_queue.enqueue(listing, verdict)
         return int(item_id)
 
     @bentoml.api(route="/screen")
@@ -124,19 +181,32 @@ class RecallGuard:
         """Screen one listing: block, review or allow, with the matching recall and why."""
         item = listing.to_listing()
         self._screener()  # 503 while loading, before queueing
-        verdict = await asyncio.wrap_future(self.batcher.submit(item))
-        if verdict.decision == "review":  # the queue writes to SQLite: keep it off the loop
-            return await asyncio.to_thread(self._out, item, verdict)
-        return self._out(item, verdict)
+        with metrics.timed("screen"):
+            verdict = await asyncio.wrap_future(self.batcher.submit(item))
+            if verdict.decision == "review":  # the queue writes to SQLite: keep it off the loop
+                return await asyncio.to_thread(self._out, item, verdict)
+            return self._out(item, verdict)
 
-    # Adaptive batching merges concurrent batch calls; the latency budget is generous so a busy
-    # 2-core box queues work instead of answering 503 waves (measured with max_latency_ms=200).
-    @bentoml.api(route="/screen_batch", batchable=True, max_batch_size=256, max_latency_ms=5000)
-    def screen_batch(
+    @bentoml.api(route="/screen_batch")
+    async def screen_batch(
         self, listings: Annotated[list[ListingIn], Field(min_length=1, max_length=MAX_BATCH)]
     ) -> list[VerdictOut]:
-        """Screen up to MAX_BATCH listings in one call; verdicts come back in input order."""
-        return self._answer([item.to_listing() for item in listings])
+        """Screen up to MAX_BATCH listings in one call; verdicts come back in input order.
+
+        Concurrent calls queue; when the queue could not clear a call within the request
+        timeout the answer is 503 with a `Retry-After` header (seconds), at once.
+        """
+        with metrics.timed("screen_batch"):
+            items = [item.to_listing() for item in listings]
+            self._screener()  # 503 while loading, before queueing
+            try:
+                future = self.batch_queue.submit(items)
+            except Overloaded as exc:
+                return self._overloaded(exc)
+            verdicts = await asyncio.wrap_future(future)
+            return await asyncio.to_thread(
+                lambda: [self._out(x, v) for x, v in zip(items, verdicts, strict=True)]
+            )
 
     @bentoml.api(route="/model_info")
     def model_info(self) -> dict[str, Any]:

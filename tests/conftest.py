@@ -25,6 +25,9 @@ from model.schema import BlocklistEntry, Listing
 from training.build import BuildConfig, build_bundle
 from training.loaders import load_amazon_listings, load_default_blocklist
 
+# `db_url` (SQLite and PostgreSQL) and the throw-away PostgreSQL server.
+pytest_plugins = ("tests.databases",)
+
 CHILD_WORDS = ("toy", "child", "baby", "infant", "teeth", "magnet", "doll", "play")
 # Real recalls the tests screen by name; they must be in the tiny blocklist.
 PINNED = ("cpsc-10917", "cpsc-10925", "cpsc-10041")

@@ -15,8 +15,9 @@ import numpy as np
 import pytest
 
 from model.matching.bundle import Bundle
-from model.matching.cascade import CascadeScreener, LexicalGate, fit_gate
+from model.matching.cascade import CascadeScreener, LexicalGate, fit_gate, make_screener
 from model.matching.encoder import SentenceTransformerEncoder
+from model.matching.fast_encoder import MAX_SEQ_TOKENS
 from model.matching.features import ListingView
 from model.matching.screener import Screener
 from model.matching.verdict import Verdict
@@ -117,14 +118,39 @@ def test_cascade_loses_no_escalated_listing_and_decides_as_the_full_pipeline(
             assert a.decision == "allow" and b.decision == "allow"
 
 
+def test_served_pipeline_decides_as_fp32_on_the_validation_split(screened: Screened) -> None:
+    # What every entry point runs (bf16 where native, the bundle's calibrated gate) against the
+    # plain fp32 pipeline, listing by listing.
+    served = make_screener(screened.bf16)
+    assert served.gate is not None
+    valid = screened.split == "valid"
+    listings = [x for x, m in zip(screened.listings, valid, strict=True) if m]
+    reference = [v.decision for v, m in zip(screened.verdicts32, valid, strict=True) if m]
+    decisions = [v.decision for v in _screen(served, listings)]
+    assert len(listings) > 300 and served.cleared > 0
+    flips = [(x.title, a, b) for x, a, b in zip(listings, reference, decisions, strict=True)
+             if a != b]  # fmt: skip
+    assert not flips, f"{len(flips)} decisions differ from fp32, e.g. {flips[:3]}"
+
+
 def test_fast_fp32_path_matches_sentence_transformers_encode(screened: Screened) -> None:
     encoder = screened.fp32.encoder
     assert isinstance(encoder, SentenceTransformerEncoder)
     texts = [v.text for v in screened.views[:150]] + ["", "word " * 400, "ok"]
-    plain = encoder.model.encode(texts, normalize_embeddings=True, convert_to_numpy=True)
+    # The fast path reads at most MAX_SEQ_TOKENS tokens (real titles are all shorter); compare
+    # with sentence-transformers reading as many.
+    full_length = encoder.model.max_seq_length
+    encoder.model.max_seq_length = min(full_length, MAX_SEQ_TOKENS)
+    try:
+        plain = encoder.model.encode(texts, normalize_embeddings=True, convert_to_numpy=True)
+    finally:
+        encoder.model.max_seq_length = full_length
     ours = encoder.encode(texts)
     assert ours.dtype == np.float32 and ours.shape == plain.shape
     assert np.sum(ours * plain, axis=1).min() > 0.99999
+    # Texts within the cap are read whole: the same as sentence-transformers at full length.
+    short = encoder.model.encode(texts[:150], normalize_embeddings=True, convert_to_numpy=True)
+    assert np.sum(ours[:150] * short, axis=1).min() > 0.99999
 
 
 def test_changed_weights_rebuild_the_fast_copy_and_clear_the_cache(tiny_bundle_path: Path) -> None:

@@ -32,8 +32,8 @@ class Env:
 
 
 @pytest.fixture
-def env(tmp_path: Path) -> Iterator[Env]:
-    queue = ReviewQueue(f"sqlite:///{tmp_path / 'review.sqlite3'}")
+def env(tmp_path: Path, db_url: str) -> Iterator[Env]:
+    queue = ReviewQueue(db_url)  # SQLite and PostgreSQL (tests/databases.py)
     store = KeyStore(tmp_path / "keys.json")
     keys = {role: store.create_key(role, f"{role}-1") for role in ("screen", "reviewer", "admin")}
     item_id, _ = queue.enqueue(make_listing(f"{HOSTILE} Wooden Bead Stacking Toy"), make_verdict())

@@ -9,9 +9,9 @@ from service.review import ReviewQueue, export_labels
 from tests.test_review_queue import Clock, make_listing, make_verdict
 
 
-def test_export_labels(tmp_path: Path) -> None:
+def test_export_labels(tmp_path: Path, db_url: str) -> None:
     clock = Clock()
-    queue = ReviewQueue(f"sqlite:///{tmp_path / 'review.sqlite3'}", clock=clock)
+    queue = ReviewQueue(db_url, clock=clock)  # SQLite and PostgreSQL (tests/databases.py)
     old, _ = queue.enqueue(make_listing("Old listing"), make_verdict())
     queue.decide(old, "alice", "confirm")
     clock.advance(86400)

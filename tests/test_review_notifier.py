@@ -7,7 +7,6 @@ import threading
 from collections.abc import Iterator
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 
 import httpx
 import pytest
@@ -23,8 +22,8 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-def queue(tmp_path: Path, clock: Clock) -> Iterator[ReviewQueue]:
-    q = ReviewQueue(f"sqlite:///{tmp_path / 'review.sqlite3'}", clock=clock)
+def queue(db_url: str, clock: Clock) -> Iterator[ReviewQueue]:
+    q = ReviewQueue(db_url, clock=clock)  # SQLite and PostgreSQL (tests/databases.py)
     yield q
     q.close()
 

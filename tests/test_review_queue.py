@@ -1,4 +1,5 @@
-"""Reviewer queue semantics on real SQLite files: idempotency, leases, races, crashes, audit."""
+"""Reviewer queue semantics on SQLite files and a real PostgreSQL server (`db_url` runs every
+test on both): idempotency, leases, races (FOR UPDATE SKIP LOCKED on PostgreSQL), crashes, audit."""
 
 from __future__ import annotations
 
@@ -99,21 +100,18 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-def db_url(tmp_path: Path) -> str:
-    return f"sqlite:///{tmp_path / 'data' / 'review.sqlite3'}"
-
-
-@pytest.fixture
 def queue(db_url: str, clock: Clock) -> Iterator[ReviewQueue]:
     q = ReviewQueue(db_url, clock=clock)
     yield q
     q.close()
 
 
-def test_db_file_is_created_in_wal_mode(queue: ReviewQueue, tmp_path: Path) -> None:
+def test_db_file_is_created_in_wal_mode(tmp_path: Path) -> None:
+    queue = ReviewQueue(f"sqlite:///{tmp_path / 'data' / 'review.sqlite3'}")
     assert (tmp_path / "data" / "review.sqlite3").exists()
     with queue.engine.connect() as conn:
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+    queue.close()
 
 
 def test_enqueue_is_idempotent_per_listing_and_model(queue: ReviewQueue) -> None:
@@ -286,3 +284,33 @@ def test_killed_process_between_claim_and_decide_loses_nothing(db_url: str) -> N
     ]
     now.close()
     later.close()
+
+
+def test_postgres_claim_skips_a_row_locked_by_another_claimer(pg_url: str, clock: Clock) -> None:
+    """FOR UPDATE SKIP LOCKED: a claimer passes over the row another transaction holds instead
+    of waiting for it, and the row is claimable again once that transaction ends."""
+    queue = ReviewQueue(pg_url, clock=clock)
+    first, _ = queue.enqueue(make_listing("Stacking toy one"), make_verdict())
+    second, _ = queue.enqueue(make_listing("Stacking toy two"), make_verdict())
+    holder = queue.engine.connect()
+    holder.begin()
+    locked = holder.exec_driver_sql(
+        "SELECT id FROM review_items WHERE state = 'pending' ORDER BY created_at, id "
+        "LIMIT 1 FOR UPDATE"
+    ).scalar()
+    assert locked == first
+    got: list[int | None] = []
+    claimer = threading.Thread(
+        target=lambda: got.append(getattr(queue.claim_next("bob"), "id", None))
+    )
+    claimer.start()
+    claimer.join(20)
+    alive = claimer.is_alive()
+    holder.rollback()
+    holder.close()
+    claimer.join(20)
+    assert not alive, "the claim waited for the locked row instead of skipping it"
+    assert got == [second]
+    again = queue.claim_next("carol")
+    assert again is not None and again.id == first
+    queue.close()

@@ -12,7 +12,7 @@ import pytest
 from model.matching.bundle import Bundle
 from model.matching.encoder import SentenceTransformerEncoder
 from model.matching.screener import Screener
-from model.schema import Listing
+from model.schema import MAX_TITLE_CHARS, Listing
 from training.cli import main
 from training.screen_cli import screen_file
 
@@ -32,7 +32,7 @@ def _jsonl(path: Path) -> Path:
         "",  # blank lines are not rows
         '{"title": "x", "colour": "red"}',  # line 6: unknown field
         '{"title": "y", "price": "cheap"}',  # line 7: wrong type
-        json.dumps({"title": "z" * 501}),  # line 8: over-long title
+        json.dumps({"title": "z" * (MAX_TITLE_CHARS + 1)}),  # line 8: over-long title
         json.dumps(GOOD[2]),
         "[1, 2]",  # line 10: not an object
     ]

@@ -27,6 +27,7 @@ PLUGINS = (
     "training.train_cli",  # recallguard train / promote
     "training.blocklist_cli",  # recallguard blocklist / catalog
     "service.review.cli",  # recallguard export-labels / keys / takedowns
+    "service.review.db_cli",  # recallguard db upgrade / current
 )
 
 
@@ -70,6 +71,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
     env = dict(os.environ)
     if args.bundle:
         env["RECALLGUARD_BUNDLE"] = args.bundle
+    from model.matching.bundle import verify
+    from model.runtime.registry import resolve
+
+    # A bundle that cannot load fails here, with its reason and exit code 2, before the server
+    # starts (the server itself would stay up with /readyz answering 503 and the reason).
+    verify(resolve(args.bundle))
     root = Path(__file__).resolve().parents[1]
     cmd = [
         sys.executable,

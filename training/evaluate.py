@@ -143,8 +143,8 @@ def run_evaluation(
     """Score the bundle and the baselines on its held-out split; write the report folder
     (default `reports/eval-<bundle version>`) and return the report as a dict."""
     from model.matching.bundle import CONFIG_FILE, Bundle
+    from model.matching.cascade import make_screener
     from model.matching.normalise import normalise
-    from model.matching.screener import Screener
     from training.baselines import (
         ExactMatch,
         FuzzyMatch,
@@ -184,7 +184,7 @@ def run_evaluation(
         return now
 
     now = time.perf_counter()
-    model = score_model(Screener(bundle), test)
+    model = score_model(make_screener(bundle), test)
     now = timed("model", now)
     exact = ExactMatch(entries).score(test.listings)
     now = timed("exact_match", now)

@@ -77,7 +77,7 @@ def score_model(screener: Screener, held: HeldOut, batch_size: int = 256) -> Sco
     scores: list[tuple[float, ...]] = []
     listings = held.listings
     for start in tqdm(range(0, len(listings), batch_size), desc="model", unit="batch", leave=False):
-        found = screener.search.find(listings[start : start + batch_size])
+        found = screener.candidate_sets(listings[start : start + batch_size])
         for f, proba in zip(found, screener.probabilities(found), strict=True):
             order = np.argsort(-proba, kind="stable")[:k]
             cands.append(tuple(entries[f.entries[int(i)]].entry_id for i in order))

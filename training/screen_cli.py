@@ -211,7 +211,7 @@ def screen_file(
     source: Path,
     target: Path,
     fmt: str,
-    batch_size: int = 128,
+    batch_size: int = 512,
     progress: bool = True,
     err: TextIO | None = None,
 ) -> ScreenSummary:
@@ -269,10 +269,10 @@ def cmd_screen(args: argparse.Namespace) -> int:
     if fmt == "csv":
         csv_header(source)
     from model.matching.bundle import Bundle
-    from model.matching.screener import Screener
+    from model.matching.cascade import make_screener
     from model.runtime import registry
 
-    screener = Screener(Bundle.load(registry.resolve(args.model)))
+    screener = make_screener(Bundle.load(registry.resolve(args.model)))
     try:
         summary = screen_file(
             screener, source, target, fmt, args.batch_size, progress=not args.quiet
@@ -296,6 +296,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--output", required=True, help="verdicts, one JSON object per line")
     p.add_argument("--model", default=None, help="bundle folder or store tag (default: latest)")
     p.add_argument("--format", choices=("jsonl", "csv"), default=None, help="override extension")
-    p.add_argument("--batch-size", type=int, default=128, help="listings per screening call")
+    p.add_argument("--batch-size", type=int, default=512, help="listings per screening call")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_screen)

@@ -5,6 +5,10 @@ index.faiss        FAISS index of entry texts; entries.jsonl + rows.json map row
 classifier.skops   the calibrated classifier (skops, loaded only with trusted types)
 config.json        thresholds, search depth, feature names, metrics, provenance
 manifest.json      SHA-256 of every file above; a mismatch refuses the whole bundle
+manifest.sig       optional HMAC of manifest.json (`model.matching.signing`): written when a
+                   signing key is configured, and then required at load
+
+Every load failure is a `BundleIntegrityError` that names the file it came from.
 """
 
 from __future__ import annotations
@@ -14,11 +18,13 @@ import json
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from model.matching.classifier import CLASSIFIER_FILE, MatchClassifier
+from model.matching import signing
+from model.matching.classifier import CLASSIFIER_FILE, MatchClassifier, UntrustedArtifactError
 from model.matching.encoder import Encoder, SentenceTransformerEncoder
 from model.matching.features import FEATURE_NAMES
 from model.matching.index import BlocklistIndex
@@ -30,8 +36,15 @@ MANIFEST_FILE = "manifest.json"
 ENCODER_DIR = "encoder"
 
 
+T = TypeVar("T")
+
+
 class BundleIntegrityError(ValueError):
     """The bundle on disk is not the one that was written: missing, extra or altered files."""
+
+
+class BundleSignatureError(BundleIntegrityError):
+    """A signing key is configured and the manifest's signature is missing or does not match."""
 
 
 @dataclass(frozen=True)
@@ -80,14 +93,23 @@ def _files(root: Path) -> list[str]:
     return sorted(
         p.relative_to(root).as_posix()
         for p in root.rglob("*")
-        if p.is_file() and p.name != MANIFEST_FILE
+        if p.is_file()
+        and p.name != MANIFEST_FILE
+        and p.relative_to(root).as_posix() != signing.SIGNATURE_FILE
     )
 
 
-def verify(path: Path) -> dict[str, str]:
-    """Check every file against the manifest; raise BundleIntegrityError on any difference."""
+def verify(path: Path, key: bytes | None = None) -> dict[str, str]:
+    """Check every file against the manifest; raise BundleIntegrityError on any difference.
+
+    With a signing key (argument, else ``RECALLGUARD_BUNDLE_SIGNING_KEY``) the manifest must
+    also carry a valid signature (BundleSignatureError otherwise), checked first.
+    """
     if not (path / MANIFEST_FILE).is_file():
         raise BundleIntegrityError(f"{path} is not a bundle: {MANIFEST_FILE} is missing")
+    key = key if key is not None else signing.signing_key()
+    if key is not None and (problem := signing.problem(path, key)) is not None:
+        raise BundleSignatureError(problem)
     try:
         manifest = json.loads((path / MANIFEST_FILE).read_text())
         expected: dict[str, str] = manifest["files"]
@@ -137,6 +159,9 @@ class Bundle:
                 "files": files,
             }
             (tmp / MANIFEST_FILE).write_text(json.dumps(manifest, indent=2))
+            key = signing.signing_key()
+            if key is not None:
+                signing.sign(tmp, key)
             if path.exists():
                 path.rmdir()
             os.replace(tmp, path)
@@ -150,17 +175,39 @@ class Bundle:
         """Verify hashes, then load. `encoder` lets a caller reuse one already in memory."""
         path = Path(path)
         verify(path)
-        config = BundleConfig.from_dict(json.loads((path / CONFIG_FILE).read_text()))
+        config = _read(path / CONFIG_FILE, lambda: BundleConfig.from_dict(
+            json.loads((path / CONFIG_FILE).read_text())
+        ))  # fmt: skip
         if config.feature_names != FEATURE_NAMES:
             raise BundleIntegrityError(
-                "bundle was trained on different features than this code computes; rebuild it"
+                f"{path / CONFIG_FILE}: the bundle was trained on different features than this "
+                "code computes; rebuild it"
             )
         if encoder is None:
-            encoder = SentenceTransformerEncoder.load(path / ENCODER_DIR)
-        index = BlocklistIndex.load(path)
+            encoder = _read(path / ENCODER_DIR, lambda: SentenceTransformerEncoder.load(
+                path / ENCODER_DIR
+            ))  # fmt: skip
+        index = _read(path / "index.faiss", lambda: BlocklistIndex.load(path))
         if index.dim != encoder.dim:
             raise BundleIntegrityError(
-                f"index dimension {index.dim} does not match the encoder's {encoder.dim}"
+                f"{path}: index dimension {index.dim} does not match the encoder's {encoder.dim}"
             )
-        classifier = MatchClassifier.load(path / CLASSIFIER_FILE, config.classifier_params)
+        classifier = _read(path / CLASSIFIER_FILE, lambda: MatchClassifier.load(
+            path / CLASSIFIER_FILE, config.classifier_params
+        ))  # fmt: skip
         return cls(config=config, encoder=encoder, index=index, classifier=classifier)
+
+
+def _read(source: Path, load: Callable[[], T]) -> T:
+    """Run one part's loader; any failure becomes a BundleIntegrityError naming the file
+    (a truncated skops file otherwise surfaces as a bare ``BadZipFile``). Refusals that are
+    already specific (integrity, untrusted types) pass through unchanged."""
+    try:
+        return load()
+    except (BundleIntegrityError, UntrustedArtifactError):
+        raise
+    except Exception as exc:  # any reader's failure means this part of the bundle is bad
+        detail = str(exc).splitlines()[0] if str(exc) else ""
+        raise BundleIntegrityError(
+            f"{source}: cannot be loaded ({type(exc).__name__}{': ' if detail else ''}{detail})"
+        ) from exc

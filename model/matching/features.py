@@ -16,7 +16,7 @@ import numpy as np
 from rapidfuzz import fuzz
 
 from model.matching.identifiers import canonical_id, extract_identifiers, is_valid_gtin
-from model.matching.normalise import fold, normalise, tokens
+from model.matching.normalise import fold, normalise, normalise_folded, tokens, word_tokens
 from model.matching.specificity import (
     UNIFORM,
     TermWeights,
@@ -69,6 +69,14 @@ KEYWORD_MIN_WEIGHT = 0.7
 # Brand words below this weight ("electric" in "Jetson Electric Bikes") do not count as a brand.
 BRAND_MIN_WEIGHT = 0.6
 
+# How much of a listing the matcher reads, in characters, whatever the listing's length: the
+# cost of preparing and featurising a listing is bounded by these, not by what the seller sent.
+# The longest real title in the bundled Amazon UK file is 535 characters (116 tokens); the
+# encoder separately reads at most `model.matching.fast_encoder.MAX_SEQ_TOKENS` tokens.
+READ_TITLE_CHARS = 1_000  # title (with brand) as embedded and fuzzy-matched
+READ_DESCRIPTION_CHARS = 2_000  # description: read for identifiers only
+READ_FIELD_CHARS = 500  # brand and category (the HTTP limits: 200 and 500)
+
 
 def _given_id(raw: str) -> str:
     """A platform-supplied identifier in the index's form (GTINs zero-padded to 14 digits)."""
@@ -83,13 +91,17 @@ def known_identifier_ngrams(text: str, known: Container[str], max_n: int = 3) ->
     tell those fragments from words, but joining adjacent tokens and checking them against the
     blocklist's own identifiers can, without ever inventing an identifier.
     """
-    words = _WORD.findall(text[:5000])
+    # Words are ASCII letters and digits, so the canonical form of a join is the join of the
+    # words' canonical forms: each word is canonicalised once, and the set lookup (cheap) comes
+    # before the length rule.
+    words = [canonical_id(w) for w in _WORD.findall(text[:5000])]
     found: set[str] = set()
     for n in range(1, max_n + 1):
         for i in range(len(words) - n + 1):
-            canon = canonical_id("".join(words[i : i + n]))
-            digits = any(c.isdigit() for c in canon)
-            if (len(canon) >= 5 or (digits and len(canon) >= 4)) and canon in known:
+            canon = "".join(words[i : i + n])
+            if canon in known and (
+                len(canon) >= 5 or (len(canon) >= 4 and any(c.isdigit() for c in canon))
+            ):
                 found.add(canon)
     return frozenset(found)
 
@@ -117,25 +129,32 @@ class ListingView:
 
     @classmethod
     def of(cls, listing: Listing, known_ids: Container[str] = frozenset()) -> ListingView:
-        """`known_ids`: the blocklist's identifiers, matched even when split or re-punctuated."""
-        raw = fold(" ".join([listing.text(), listing.description[:2000]]))
-        text = normalise(listing.text())
-        words = frozenset(tokens(listing.text()))
+        """`known_ids`: the blocklist's identifiers, matched even when split or re-punctuated.
+
+        Each field is folded and normalised once, and only its first `READ_*_CHARS` characters
+        are read, so the cost per listing is bounded whatever its length.
+        """
+        folded = fold(listing.text()[:READ_TITLE_CHARS])
+        description = listing.description[:READ_DESCRIPTION_CHARS]
+        raw = f"{folded} {fold(description)}" if description else folded
+        text = normalise_folded(folded)
+        words = frozenset(word_tokens(text))
         given = {_given_id(i) for i in listing.identifiers}
         ids = (
             extract_identifiers(raw)
             | known_identifier_ngrams(raw, known_ids)
             | frozenset(i for i in given if len(i) >= 3)
         )
-        child_words = words | frozenset(tokens(listing.category))
+        child_words = words | frozenset(tokens(listing.category[:READ_FIELD_CHARS]))
+        brand = normalise(listing.brand[:READ_FIELD_CHARS])
         return cls(
             text=text,
             words=words,
             trigrams=frozenset(_trigrams(text)),
             identifiers=ids,
-            brand=normalise(listing.brand),
+            brand=brand,
             child=_child(set(child_words)),
-            brand_words=frozenset(tokens(listing.brand)),
+            brand_words=frozenset(word_tokens(brand)),
         )
 
 

@@ -42,7 +42,7 @@ from collections.abc import Callable
 
 from unidecode import unidecode
 
-__all__ = ["fold", "normalise", "tokens"]
+__all__ = ["fold", "normalise", "normalise_folded", "tokens", "word_tokens"]
 
 _CACHE_LIMIT = 200_000  # bounds memory of the lazy tables under adversarial input
 # Removing a character can enable one more NFKC composition, so fold loops to a fixpoint.
@@ -246,7 +246,12 @@ def _join_spaced(m: re.Match[str]) -> str:
 
 def normalise(text: str) -> str:
     """The matching form: fold, transliterate, lower-case, undo leet/masks/spacing, strip noise."""
-    s = fold(text)
+    return normalise_folded(fold(text))
+
+
+def normalise_folded(s: str) -> str:
+    """`normalise` of a text already passed through `fold` (so a caller that needs both forms
+    folds once): ``normalise(t) == normalise_folded(fold(t))``."""
     if not s.isascii():
         s = s.translate(_translit_table())
     s = _MASK_OR_APOSTROPHE.sub("", s.lower())
@@ -261,4 +266,9 @@ _ALNUM_RUN = re.compile(r"[a-z0-9]+")
 
 def tokens(text: str) -> list[str]:
     """Word tokens of the normalised text, for fuzzy / token-overlap features."""
-    return _ALNUM_RUN.findall(normalise(text))
+    return word_tokens(normalise(text))
+
+
+def word_tokens(normalised: str) -> list[str]:
+    """`tokens` of a text that is already normalised: ``tokens(t) == word_tokens(normalise(t))``."""
+    return _ALNUM_RUN.findall(normalised)

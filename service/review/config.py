@@ -4,8 +4,9 @@ The variables (``RECALLGUARD_DATA_HOME``, ``RECALLGUARD_REVIEW_DB_URL``,
 ``RECALLGUARD_TAKEDOWN_WEBHOOK_URL``, ``RECALLGUARD_TAKEDOWN_WEBHOOK_TOKEN``,
 ``RECALLGUARD_REVIEW_LEASE_SECONDS``) are declared, defaulted and checked in `model.settings`;
 the README's settings table lists them. PostgreSQL is the production database, e.g.
-``postgresql+psycopg://recallguard:PASSWORD@db.internal/recallguard`` (``pip install
-"psycopg[binary]"``); claims then use ``SELECT ... FOR UPDATE SKIP LOCKED``.
+``postgresql+psycopg://recallguard:PASSWORD@db.internal/recallguard`` (psycopg 3 is a
+dependency); claims then use ``SELECT ... FOR UPDATE SKIP LOCKED``. The schema comes from the
+Alembic migrations: ``recallguard db upgrade``.
 """
 
 from __future__ import annotations

@@ -1,4 +1,7 @@
-"""Engine construction: SQLite in WAL mode with explicit transactions, or any other URL."""
+"""Engine construction: SQLite in WAL mode with explicit transactions, or PostgreSQL (psycopg 3).
+
+The schema comes from the Alembic migrations (`service.review.migrate`), never ``create_all``.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +12,7 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
-from .models import metadata
+from .migrate import ensure_schema
 
 
 class DatabaseMissingError(FileNotFoundError):
@@ -38,14 +41,28 @@ def sqlite_path(url: str) -> Path | None:
     return Path(database)
 
 
-def make_engine(url: str, *, create: bool = True) -> Engine:
-    """An engine with the tables present. SQLite: WAL, FULL sync, busy timeout, FKs on.
+def with_driver(url: str) -> str:
+    """A bare ``postgresql://`` URL gets psycopg 3, the driver we ship (SQLAlchemy's own default
+    is psycopg2, which is not installed)."""
+    parsed = make_url(url)
+    if parsed.drivername in ("postgresql", "postgres"):
+        return parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
+    return url
+
+
+def make_engine(url: str, *, create: bool = True, check_schema: bool = True) -> Engine:
+    """An engine on a migrated schema. SQLite: WAL, FULL sync, busy timeout, FKs on.
+
+    An empty database is migrated to the newest revision; one at an older revision raises
+    `SchemaOutdatedError` (run ``recallguard db upgrade``). ``check_schema=False`` skips both,
+    for the upgrade command itself.
 
     On SQLite, pysqlite's own implicit BEGIN is switched off and each transaction begins with
     the mode named by the ``sqlite_begin`` execution option (``DEFERRED`` for reads,
     ``IMMEDIATE`` for writes) so that a writer takes the lock up front instead of failing to
     upgrade a read lock when another process wrote in between.
     """
+    url = with_driver(url)
     path = sqlite_path(url)
     if path is not None:
         if not path.exists():
@@ -56,7 +73,13 @@ def make_engine(url: str, *, create: bool = True) -> Engine:
         _configure_sqlite(engine)
     else:
         engine = create_engine(url, pool_pre_ping=True)
-    metadata.create_all(engine)
+    if not check_schema:
+        return engine
+    try:
+        ensure_schema(engine)
+    except BaseException:
+        engine.dispose()
+        raise
     return engine
 
 

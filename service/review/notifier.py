@@ -20,6 +20,8 @@ from datetime import timedelta
 import httpx
 from sqlalchemy import select, update
 
+from service.metrics import record_takedown_failure
+
 from .errors import ConflictError, ItemNotFoundError
 from .models import TAKEDOWN_STATES, takedown_outbox
 from .queue import ReviewQueue
@@ -157,12 +159,14 @@ class TakedownNotifier:
             values.update(status="delivered", delivered_at=now, next_attempt_at=now)
         elif attempts >= self.max_attempts:
             values.update(status="failed", last_error=error, next_attempt_at=now)
+            record_takedown_failure(final=True)
             log.error(
                 "takedown %s failed for good after %d attempts: %s", takedown_id, attempts, error
             )
         else:
             retry_at = now + timedelta(seconds=self.backoff(attempts))
             values.update(last_error=error, next_attempt_at=retry_at)
+            record_takedown_failure(final=False)
             log.warning(
                 "takedown %s attempt %d failed (%s); next try at %sZ",
                 takedown_id,
