@@ -52,6 +52,7 @@ lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
 
 # Held-out evaluation report (JSON + Markdown + plots) of the served bundle vs three baselines.
 evaluate: bundle

@@ -43,7 +43,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 from model.matching.bundle import Bundle  # noqa: E402
 from model.matching.cascade import make_screener  # noqa: E402
 from model.matching.normalise import normalise  # noqa: E402
-from model.runtime.ann import IndexSpec, build_index  # noqa: E402
+from model.matching.vector_index import IndexSpec, VectorIndex  # noqa: E402
 from model.runtime.catalog import Catalog  # noqa: E402
 from model.runtime.registry import resolve  # noqa: E402
 from model.runtime.sweep import sweep_entry  # noqa: E402
@@ -109,7 +109,7 @@ def ann_part(
     exact_ms = (time.perf_counter() - t) * 1000 / len(queries)
     spec = IndexSpec("ivf", nlist) if nlist else IndexSpec.for_size(len(base))
     t = time.perf_counter()
-    index = build_index(spec, base.shape[1], base, np.arange(len(base), dtype=np.int64))
+    index = VectorIndex.build(spec, base, np.arange(len(base), dtype=np.int64)).index
     build_s = time.perf_counter() - t
     assert isinstance(index, faiss.IndexIVF)
     rows = []

@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
+from model.validation import ValidationError, clean_text, finite_number, string_list
+
 # Hard limits against abuse, not against real listings: marketplace titles run to several hundred
 # characters (535 in the bundled Amazon UK file) and descriptions to thousands. The matcher reads
 # only a bounded prefix of each field (`model.matching.features.READ_*_CHARS`, and at most
@@ -16,10 +18,13 @@ from typing import Any
 # With brand, category and identifiers a listing stays under about 100 KB of UTF-8.
 MAX_TITLE_CHARS = 5_000
 MAX_TEXT_CHARS = 20_000
+# Per-field bounds of a listing, shared by every edge (HTTP schemas read them from here).
+LISTING_LIMITS = {"listing_id": 128, "description": MAX_TEXT_CHARS, "brand": 200, "category": 500}
+MAX_IDENTIFIERS = 50
+MAX_IDENTIFIER_CHARS = 64
+MAX_ENTRY_TEXT_CHARS = 100_000  # recall notices can be long; this only bounds the work
 
-
-class ValidationError(ValueError):
-    """A record does not have the shape the matcher needs; the message says what and where."""
+__all__ = ["BlocklistEntry", "Listing", "ValidationError"]
 
 
 @dataclass(frozen=True)
@@ -37,23 +42,41 @@ class BlocklistEntry:
     recall_date: str = ""
     url: str = ""
     category: str = ""
+    # Other names the product is sold under that the notice gives: store brands ("sold on
+    # Amazon by <store>"), the recalling company when it is not the printed brand, licensed
+    # characters. Older saved entries have none (the field defaults to ()).
+    aliases: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if not self.entry_id or not isinstance(self.entry_id, str):
             raise ValidationError(f"entry_id must be a non-empty string, got {self.entry_id!r}")
-        if not isinstance(self.product_name, str) or not self.product_name.strip():
-            raise ValidationError(f"{self.entry_id}: product_name must be a non-empty string")
+        for name in ("entry_id", "source", "product_name", "brand", "description", "hazard",
+                     "recall_date", "url", "category"):  # fmt: skip
+            value = clean_text(
+                getattr(self, name), f"{self.entry_id[:80]}: {name}",
+                max_chars=MAX_ENTRY_TEXT_CHARS, required=name in ("entry_id", "product_name"),
+            )  # fmt: skip
+            object.__setattr__(self, name, value)
         object.__setattr__(self, "model_numbers", tuple(self.model_numbers))
         object.__setattr__(self, "gtins", tuple(self.gtins))
+        if isinstance(self.aliases, str) or not all(isinstance(a, str) for a in self.aliases):
+            raise ValidationError(f"{self.entry_id}: aliases must be a list of strings")
+        object.__setattr__(self, "aliases", tuple(self.aliases))
 
     def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict of every field (tuples as lists)."""
         d = asdict(self)
         d["model_numbers"] = list(self.model_numbers)
         d["gtins"] = list(self.gtins)
+        d["aliases"] = list(self.aliases)
         return d
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> BlocklistEntry:
+        """Inverse of `to_dict`.
+
+        :raises ValidationError: unknown fields, or the values fail `__post_init__`'s checks.
+        """
         known = {f.name for f in fields(cls)}
         unknown = set(data) - known
         if unknown:
@@ -88,29 +111,30 @@ class Listing:
     identifiers: tuple[str, ...] = field(default_factory=tuple)
 
     def __post_init__(self) -> None:
-        if not isinstance(self.title, str) or not self.title.strip():
-            raise ValidationError("title must be a non-empty string")
-        if len(self.title) > MAX_TITLE_CHARS:
-            raise ValidationError(
-                f"title is {len(self.title)} characters; at most {MAX_TITLE_CHARS} are accepted"
-            )
-        for name in ("listing_id", "description", "brand", "category"):
-            value = getattr(self, name)
-            if not isinstance(value, str):
-                raise ValidationError(f"{name} must be a string, got {type(value).__name__}")
-            if len(value) > MAX_TEXT_CHARS:
-                raise ValidationError(f"{name} is longer than {MAX_TEXT_CHARS} characters")
-        if self.price is not None and (
-            isinstance(self.price, bool) or not isinstance(self.price, (int, float))
-        ):
-            raise ValidationError(f"price must be a number or null, got {self.price!r}")
-        ids = tuple(self.identifiers)
-        if not all(isinstance(i, str) for i in ids):
-            raise ValidationError("identifiers must be a list of strings")
+        """Checks every field with the shared rules of `model.validation`.
+
+        Control characters are removed; a title without a visible character, a lone surrogate,
+        a non-finite or negative price, or a field over its bound (`LISTING_LIMITS`) raises
+        `ValidationError`.
+        """
+        title = clean_text(self.title, "title", max_chars=MAX_TITLE_CHARS, required=True)
+        object.__setattr__(self, "title", title)
+        for name, limit in LISTING_LIMITS.items():
+            object.__setattr__(self, name, clean_text(getattr(self, name), name, max_chars=limit))
+        if self.price is not None:
+            object.__setattr__(self, "price", finite_number(self.price, "price", minimum=0))
+        ids = string_list(
+            self.identifiers, "identifiers", max_items=MAX_IDENTIFIERS,
+            max_chars=MAX_IDENTIFIER_CHARS,
+        )  # fmt: skip
         object.__setattr__(self, "identifiers", ids)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Listing:
+        """A listing from a JSON object, checked field by field.
+
+        :raises ValidationError: not an object, unknown fields, no title, or a bad value.
+        """
         if not isinstance(data, dict):
             raise ValidationError(f"a listing must be an object, got {type(data).__name__}")
         known = {f.name for f in fields(cls)}
@@ -124,6 +148,7 @@ class Listing:
         return cls(**data)
 
     def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict of every field (tuples as lists)."""
         d = asdict(self)
         d["identifiers"] = list(self.identifiers)
         return d

@@ -25,6 +25,8 @@ DEFAULT_EMBEDDING_CACHE = 20_000
 DEFAULT_LEASE_SECONDS = 300
 DEFAULT_EVAL_SAMPLE = 200
 DEFAULT_PORT = 3000
+DEFAULT_FAILED_KEY_LIMIT = "20/minute"
+TRUE_VALUES = ("1", "true", "yes", "on")
 MIN_SIGNING_KEY_CHARS = 32
 # The repository's bundled real data (data/README.md says where each file comes from).
 BUNDLED_DATA_DIR = Path(__file__).resolve().parents[1] / "data"
@@ -139,6 +141,21 @@ class Settings:
         ),
         repr=False,
     )
+    failed_key_limit: str = field(
+        metadata=_var(
+            "RECALLGUARD_FAILED_KEY_LIMIT",
+            f"`{DEFAULT_FAILED_KEY_LIMIT}`",
+            "Bad API keys one client address may send (a `limits` rate such as `20/minute`) "
+            "before every key from it gets 429 until the window clears.",
+        ),
+    )
+    require_screen_key: bool = field(
+        metadata=_var(
+            "RECALLGUARD_REQUIRE_SCREEN_KEY",
+            "`0`",
+            "`1` makes `/screen` and `/screen_batch` require a key with the `screen` role.",
+        ),
+    )
     bundle_signing_key: str | None = field(
         metadata=_var(
             "RECALLGUARD_BUNDLE_SIGNING_KEY",
@@ -234,6 +251,8 @@ class Settings:
             takedown_webhook_token=raw("RECALLGUARD_TAKEDOWN_WEBHOOK_TOKEN"),
             keys_file=path("RECALLGUARD_KEYS_FILE") or data_home / "keys.json",
             api_keys=raw("RECALLGUARD_API_KEYS"),
+            failed_key_limit=raw("RECALLGUARD_FAILED_KEY_LIMIT") or DEFAULT_FAILED_KEY_LIMIT,
+            require_screen_key=(raw("RECALLGUARD_REQUIRE_SCREEN_KEY") or "").lower() in TRUE_VALUES,
             bundle_signing_key=signing_key,
             port=_int(env, "PORT", DEFAULT_PORT),
             report=path("RECALLGUARD_REPORT"),

@@ -19,13 +19,14 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from model.entry_rows import check_row
 from model.runtime.blocklist_store import UnknownEntryError
 from model.runtime.catalog import CatalogError
 from model.schema import Listing
-from service.admin import MAX_LISTINGS_PER_BATCH, Admin
+from model.validation import MAX_INT64
 from service.auth import KeyStore
-from service.review.web import SecurityHeaders, check_fields, read_json, require
-from training.importers.manual import check_row
+from service.live_screening import MAX_LISTINGS_PER_BATCH, LiveScreening
+from service.review.web import SecurityHeaders, check_fields, query_int, read_json, require
 
 MAX_BODY_BYTES = 8 * 1024 * 1024
 MAX_ENTRIES_PER_CHANGE = 1000
@@ -46,9 +47,9 @@ def _reason(data: dict[str, Any], request: Request, required: bool) -> str:
 
 
 def create_admin_app(
-    get_admin: Callable[[], Admin | None], get_keys: Callable[[], KeyStore]
+    get_admin: Callable[[], LiveScreening | None], get_keys: Callable[[], KeyStore]
 ) -> Starlette:
-    def admin() -> Admin:
+    def admin() -> LiveScreening:
         found = get_admin()
         if found is None:
             raise HTTPException(503, "the model bundle is still loading", {"Retry-After": "2"})
@@ -114,8 +115,6 @@ def create_admin_app(
             raise HTTPException(400, f"listings must be a list of 1 to {MAX_LISTINGS_PER_BATCH}")
         listings = []
         for i, row in enumerate(raw):
-            if isinstance(row, dict) and not isinstance(row.get("identifiers", []), list):
-                raise HTTPException(400, f"listings[{i}]: identifiers must be a list of strings")
             try:
                 listing = Listing.from_dict(row)
             except (ValueError, TypeError) as exc:
@@ -165,10 +164,9 @@ def create_admin_app(
         decision = q.get("decision") or None
         if decision not in (None, "block", "review"):
             raise HTTPException(400, "decision must be block or review")
-        after, limit = q.get("after", "0"), q.get("limit", "100")
-        if not after.isdigit() or not limit.isdigit() or not 1 <= int(limit) <= 1000:
-            raise HTTPException(400, "after must be a whole number, limit 1 to 1000")
-        hits = await run_in_threadpool(admin().sweeps.hits, decision, int(after), int(limit))
+        after = query_int(request, "after", 0, 0, MAX_INT64)
+        limit = query_int(request, "limit", 100, 1, 1000)
+        hits = await run_in_threadpool(admin().sweeps.hits, decision, after, limit)
         return JSONResponse({"hits": [h.to_dict() for h in hits]})
 
     routes = [

@@ -12,7 +12,14 @@ Keys come from two places, both optional:
 
 The name of a key is who the holder is (a reviewer's decisions are recorded under it), so give
 each person their own key. Plaintext keys are returned once by `create_key` and never stored,
-logged or echoed.
+logged or echoed. A file key may carry an expiry time (``keys create --expires``) and is
+switched off for good by ``recallguard keys revoke NAME`` (kept in the file, marked revoked, so
+the name can be given a new key); both take effect without a restart.
+
+Failed keys are rate limited per client address (`limits`' moving window, default
+``RECALLGUARD_FAILED_KEY_LIMIT=20/minute``): past the limit every key from that address is
+refused with 429 and ``Retry-After`` until the window clears, and one warning is logged with
+the address, never the key.
 """
 
 from __future__ import annotations
@@ -22,11 +29,13 @@ import hashlib
 import hmac
 import json
 import logging
+import math
 import os
 import re
 import secrets
 import tempfile
 import threading
+import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -34,7 +43,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal, cast
 
-from model.settings import Settings
+from limits import RateLimitItem, parse
+from limits.storage import MemoryStorage
+from limits.strategies import MovingWindowRateLimiter
+
+from model.settings import DEFAULT_FAILED_KEY_LIMIT, Settings
 
 Role = Literal["screen", "reviewer", "admin"]
 ROLES: tuple[Role, ...] = ("screen", "reviewer", "admin")
@@ -42,12 +55,47 @@ NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@+-]{0,99}$")
 HEX64_RE = re.compile(r"^[0-9a-f]{64}$")
 MAX_KEY_CHARS = 512
 DEV_KEY_NAME = "dev-admin"
+DEV_KEY_FILE = "dev-admin.key"
 
 log = logging.getLogger(__name__)
 
 
 class KeyConfigError(ValueError):
     """The keys file or RECALLGUARD_API_KEYS cannot be used; the message says why."""
+
+
+class TooManyFailedKeys(Exception):
+    """This client sent too many bad keys; refuse it (429) for `retry_after` seconds."""
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(f"too many failed API keys; retry in {retry_after} s")
+        self.retry_after = retry_after
+
+
+class FailedKeyLimiter:
+    """Counts failed keys per client in a moving window (`limits`, in memory, per worker)."""
+
+    def __init__(self, limit: str = DEFAULT_FAILED_KEY_LIMIT) -> None:
+        try:
+            self.item: RateLimitItem = parse(limit)
+        except ValueError:
+            raise KeyConfigError(
+                f"RECALLGUARD_FAILED_KEY_LIMIT must look like 20/minute, got {limit!r}"
+            ) from None
+        self._limiter = MovingWindowRateLimiter(MemoryStorage())
+
+    def check(self, client: str) -> None:
+        """Raise `TooManyFailedKeys` while `client` is over the limit."""
+        if not self._limiter.test(self.item, client):
+            reset = self._limiter.get_window_stats(self.item, client).reset_time
+            raise TooManyFailedKeys(max(1, math.ceil(reset - time.time())))
+
+    def failed(self, client: str) -> None:
+        if not self._limiter.hit(self.item, client) or not self._limiter.test(self.item, client):
+            log.warning(
+                "too many failed API keys from %s (limit %s); refusing keys from it for now",
+                client, self.item,
+            )  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -66,6 +114,8 @@ class KeyRecord:
     sha256: str
     created_at: str = ""
     origin: str = "file"  # file | env
+    expires_at: str = ""  # ISO time in UTC; empty: never
+    revoked_at: str = ""  # ISO time in UTC; empty: live
 
     def public(self) -> dict[str, str]:
         """What may be shown: never the hash in full."""
@@ -75,7 +125,42 @@ class KeyRecord:
             "created_at": self.created_at,
             "origin": self.origin,
             "fingerprint": self.sha256[:8],
+            "expires_at": self.expires_at,
+            "status": self.status(datetime.now(UTC)),
         }
+
+    def status(self, now: datetime) -> str:
+        """live, expired or revoked."""
+        if self.revoked_at:
+            return "revoked"
+        if self.expires_at and datetime.fromisoformat(self.expires_at) <= now:
+            return "expired"
+        return "live"
+
+    def to_json(self) -> dict[str, str]:
+        data = {"name": self.name, "role": self.role, "sha256": self.sha256,
+                "created_at": self.created_at}  # fmt: skip
+        if self.expires_at:
+            data["expires_at"] = self.expires_at
+        if self.revoked_at:
+            data["revoked_at"] = self.revoked_at
+        return data
+
+
+def _utc_iso(value: datetime) -> str:
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC).replace(microsecond=0).isoformat()
+
+
+def _file_time(item: dict[str, Any], key: str, where: str) -> str:
+    raw = item.get(key, "")
+    if raw in ("", None):
+        return ""
+    try:
+        return _utc_iso(datetime.fromisoformat(str(raw)))
+    except ValueError:
+        raise KeyConfigError(f"{where}: {key} must be an ISO time, got {raw!r}") from None
 
 
 def hash_key(key: str) -> str:
@@ -115,8 +200,15 @@ def parse_env_keys(raw: str) -> list[KeyRecord]:
 
 
 class KeyStore:
-    def __init__(self, keys_file: Path | None, env_keys: str | None = None) -> None:
+    def __init__(
+        self,
+        keys_file: Path | None,
+        env_keys: str | None = None,
+        *,
+        failed_key_limit: str = DEFAULT_FAILED_KEY_LIMIT,
+    ) -> None:
         self.keys_file = keys_file
+        self.failures = FailedKeyLimiter(failed_key_limit)
         self._env = parse_env_keys(env_keys) if env_keys else []
         self._lock = threading.Lock()
         self._file_keys: list[KeyRecord] = []
@@ -128,7 +220,9 @@ class KeyStore:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> KeyStore:
-        return cls(settings.keys_file, settings.api_keys)
+        return cls(
+            settings.keys_file, settings.api_keys, failed_key_limit=settings.failed_key_limit
+        )
 
     # -- reading ------------------------------------------------------------------------------
     def _read_file(self) -> list[KeyRecord]:
@@ -150,9 +244,12 @@ class KeyStore:
             role = _check(item["role"], item["name"], f"{where}: key {i}")
             if not HEX64_RE.match(item["sha256"]):
                 raise KeyConfigError(f"{where}: key {i} sha256 is not 64 lowercase hex digits")
-            out.append(
-                KeyRecord(item["name"], role, item["sha256"], str(item.get("created_at", "")))
-            )
+            at = f"{where}: key {i}"
+            out.append(KeyRecord(
+                item["name"], role, item["sha256"], str(item.get("created_at", "")),
+                expires_at=_file_time(item, "expires_at", at),
+                revoked_at=_file_time(item, "revoked_at", at),
+            ))  # fmt: skip
         return out
 
     def _refresh(self) -> None:
@@ -188,11 +285,23 @@ class KeyStore:
         if not value or len(value) > MAX_KEY_CHARS:
             return None
         digest = hash_key(value).encode("ascii")
+        now = datetime.now(UTC)
         found: KeyRecord | None = None
         for record in self.records():  # no early exit: every record is compared
             if hmac.compare_digest(digest, record.sha256.encode("ascii")) and found is None:
                 found = record
-        return None if found is None else Principal(found.name, found.role)
+        if found is None or found.status(now) != "live":
+            return None
+        return Principal(found.name, found.role)
+
+    def check(self, header_value: str | None, client: str) -> Principal | None:
+        """`authenticate`, rate limited per client: raises `TooManyFailedKeys` (429) once the
+        client has sent too many bad keys; a bad key counts against it, a missing one not."""
+        self.failures.check(client)
+        principal = self.authenticate(header_value)
+        if principal is None and header_value:
+            self.failures.failed(client)
+        return principal
 
     # -- writing ------------------------------------------------------------------------------
     @contextmanager
@@ -209,13 +318,7 @@ class KeyStore:
                 fcntl.flock(lock_handle, fcntl.LOCK_UN)
 
     def _write(self, path: Path, records: list[KeyRecord]) -> None:
-        data: dict[str, Any] = {
-            "version": 1,
-            "keys": [
-                {"name": r.name, "role": r.role, "sha256": r.sha256, "created_at": r.created_at}
-                for r in records
-            ],
-        }
+        data: dict[str, Any] = {"version": 1, "keys": [r.to_json() for r in records]}
         fd, tmp = tempfile.mkstemp(prefix=".keys-", dir=path.parent)
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as handle:
@@ -229,31 +332,81 @@ class KeyStore:
             Path(tmp).unlink(missing_ok=True)
             raise
 
-    def create_key(self, role: str, name: str) -> str:
-        """Make a new random key, store its hash; the plaintext is returned this once."""
+    def create_key(self, role: str, name: str, expires_at: datetime | None = None) -> str:
+        """Make a new random key, store its hash; the plaintext is returned this once.
+
+        A revoked key's name may be reused (that is how a key is rotated); `expires_at`
+        (naive: UTC) must lie in the future.
+        """
         checked = _check(role, name, "new key")
+        now = datetime.now(UTC)
+        expires = "" if expires_at is None else _utc_iso(expires_at)
+        if expires and datetime.fromisoformat(expires) <= now:
+            raise KeyConfigError(f"the expiry {expires} is not in the future")
         key = "rg_" + secrets.token_urlsafe(32)
         with self._file_lock() as path:
             existing = self._read_file()
-            if any(r.name == name for r in [*existing, *self._env]):
+            if any(r.name == name and not r.revoked_at for r in [*existing, *self._env]):
                 raise KeyConfigError(f"a key named {name!r} exists already")
-            now = datetime.now(UTC).replace(microsecond=0).isoformat()
-            self._write(path, [*existing, KeyRecord(name, checked, hash_key(key), now)])
+            record = KeyRecord(name, checked, hash_key(key), _utc_iso(now), expires_at=expires)
+            self._write(path, [*existing, record])
         self._stamp = None
         return key
 
-    def ensure_dev_key(self) -> str | None:
-        """On a first start with no keys anywhere, create an admin key and return it once."""
+    def revoke(self, name: str) -> KeyRecord:
+        """Switch the file key `name` off for good (it stays in the file, marked revoked)."""
+        if any(r.name == name for r in self._env):
+            raise KeyConfigError(
+                f"{name!r} comes from RECALLGUARD_API_KEYS: remove it there and restart"
+            )
+        with self._file_lock() as path:
+            existing = self._read_file()
+            live = [r for r in existing if r.name == name and not r.revoked_at]
+            if not live:
+                raise KeyConfigError(f"no live key named {name!r}")
+            stamp = _utc_iso(datetime.now(UTC))
+            updated = [
+                KeyRecord(r.name, r.role, r.sha256, r.created_at, r.origin, r.expires_at, stamp)
+                if r in live else r
+                for r in existing
+            ]  # fmt: skip
+            self._write(path, updated)
+        self._stamp = None
+        return next(r for r in updated if r.name == name and r.revoked_at == stamp)
+
+    def ensure_dev_key(self) -> Path | None:
+        """On a first start with no keys anywhere, create an admin key -> the file holding it.
+
+        The key goes to `DEV_KEY_FILE` beside the keys file, created with mode 0600, never to
+        the log (logs are collected and kept; a file has an owner).
+        """
         if self._env:
             return None
         with self._file_lock() as path:
             if self._read_file():
                 return None
             key = "rg_" + secrets.token_urlsafe(32)
-            now = datetime.now(UTC).replace(microsecond=0).isoformat()
+            now = _utc_iso(datetime.now(UTC))
+            secret = path.with_name(DEV_KEY_FILE)
+            write_private(secret, key + "\n")
             self._write(path, [KeyRecord(DEV_KEY_NAME, "admin", hash_key(key), now)])
         self._stamp = None
-        return key
+        return secret
+
+
+def write_private(path: Path, text: str) -> None:
+    """Write `text` to `path` atomically with mode 0600 (never readable by others)."""
+    fd, tmp = tempfile.mkstemp(prefix=".secret-", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            os.fchmod(handle.fileno(), 0o600)
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 _default: KeyStore | None = None
@@ -270,7 +423,7 @@ def create_key(role: str, name: str) -> str:
     return default_store().create_key(role, name)
 
 
-def ensure_dev_key() -> str | None:
+def ensure_dev_key() -> Path | None:
     return default_store().ensure_dev_key()
 
 

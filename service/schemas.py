@@ -1,15 +1,37 @@
 """Pydantic models at the HTTP edge only: strict shapes, clear 4xx messages, OpenAPI docs.
 
-Inside the service everything is converted to the `model` dataclasses straight away.
+One source per schema: `ListingIn` runs the `model.schema.Listing` checks (the same rules as
+the review and admin APIs and the CLI) while pydantic parses the request, so a bad listing is a
+400 for its own request before adaptive batching merges it with anyone else's; `VerdictOut` is
+built from the fields of the `model.matching.verdict.Verdict` dataclasses, so the answer and
+its OpenAPI schema cannot drift from what the screener returns.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from dataclasses import fields
+from typing import TYPE_CHECKING, Annotated, Any, get_type_hints
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    StringConstraints,
+    TypeAdapter,
+    WithJsonSchema,
+    create_model,
+    model_validator,
+)
 
-from model.schema import MAX_TEXT_CHARS, MAX_TITLE_CHARS, Listing
+from model.matching.verdict import Candidate, Verdict
+from model.schema import (
+    LISTING_LIMITS,
+    MAX_IDENTIFIER_CHARS,
+    MAX_IDENTIFIERS,
+    MAX_TITLE_CHARS,
+    Listing,
+)
 
 MAX_BATCH = 256
 
@@ -19,63 +41,110 @@ Title = Annotated[
         strip_whitespace=False, min_length=1, max_length=MAX_TITLE_CHARS, pattern=r"\S"
     ),
 ]
-Text = Annotated[str, StringConstraints(max_length=MAX_TEXT_CHARS)]
-Identifier = Annotated[str, StringConstraints(min_length=1, max_length=64)]
+Identifier = Annotated[str, StringConstraints(min_length=1, max_length=MAX_IDENTIFIER_CHARS)]
+
+
+def _text(name: str) -> Any:
+    return Annotated[str, StringConstraints(max_length=LISTING_LIMITS[name])]
 
 
 class ListingIn(BaseModel):
-    """A marketplace listing. Only `title` is required; unknown fields are rejected."""
+    """A marketplace listing. Only `title` is required; unknown fields are rejected.
+
+    Text must be valid Unicode; control characters are removed and the title must keep a
+    visible character; `price` must be finite and not negative.
+    """
 
     model_config = ConfigDict(extra="forbid", strict=True)
 
     title: Title = Field(description="Listing title as the seller wrote it.")
-    listing_id: Annotated[str, StringConstraints(max_length=128)] = ""
-    description: Text = ""
-    brand: Annotated[str, StringConstraints(max_length=200)] = ""
-    price: float | None = Field(default=None, ge=0)
-    category: Annotated[str, StringConstraints(max_length=500)] = ""
-    identifiers: list[Identifier] = Field(default_factory=list, max_length=50)
+    listing_id: _text("listing_id") = ""  # type: ignore[valid-type]
+    description: _text("description") = ""  # type: ignore[valid-type]
+    brand: _text("brand") = ""  # type: ignore[valid-type]
+    price: float | None = Field(default=None, ge=0, allow_inf_nan=False)
+    category: _text("category") = ""  # type: ignore[valid-type]
+    identifiers: list[Identifier] = Field(default_factory=list, max_length=MAX_IDENTIFIERS)
+    _listing: Listing | None = PrivateAttr(default=None)
+
+    @model_validator(mode="after")
+    def _domain_rules(self) -> ListingIn:
+        # ValidationError is a ValueError: pydantic reports it as a 400 for this request only.
+        self._listing = Listing.from_dict(
+            {name: getattr(self, name) for name in type(self).model_fields}
+        )
+        return self
 
     def to_listing(self) -> Listing:
-        return Listing.from_dict(self.model_dump())
+        if self._listing is None:  # built with model_construct: check now
+            return Listing.from_dict(self.model_dump())
+        return self._listing
 
 
-class EvidenceOut(BaseModel):
-    matched_identifiers: list[str]
-    brand_match: bool
-    matched_terms: list[str]
-    name_similarity: float
+def _inline_refs(schema: dict[str, Any]) -> dict[str, Any]:
+    """`schema` with its local ``$defs`` references inlined (BentoML's spec drops ``anyOf``)."""
+    defs = schema.pop("$defs", {})
+
+    def walk(node: Any) -> Any:
+        if isinstance(node, dict):
+            ref = node.get("$ref", "")
+            if ref.startswith("#/$defs/"):
+                return walk(dict(defs[ref[len("#/$defs/") :]]))
+            return {k: walk(v) for k, v in node.items()}
+        if isinstance(node, list):
+            return [walk(v) for v in node]
+        return node
+
+    out: dict[str, Any] = walk(schema)
+    return out
 
 
-class CandidateOut(BaseModel):
-    entry_id: str
-    source: str
-    product_name: str
-    brand: str
-    hazard: str
-    url: str
-    recall_date: str
-    identifiers: list[str]
-    similarity: float
-    probability: float
-    evidence: EvidenceOut
+def _nullable(tp: Any, description: str) -> Any:
+    """`tp | None`, documented as an OpenAPI 3.0 ``nullable`` schema."""
+    schema = _inline_refs(TypeAdapter(tp).json_schema(mode="serialization"))
+    schema.update(nullable=True, description=description)
+    return Annotated[tp | None, WithJsonSchema(schema, mode="serialization")]
 
 
-class ThresholdsOut(BaseModel):
-    block: float
-    review: float
+_DESCRIPTIONS = {
+    "listing_id": "The listing_id that was sent (empty when none was).",
+    "decision": "block, review or allow.",
+    "probability": "Calibrated P(listing is the matched recalled product).",
+    "candidates": "The blocklist entries compared with the listing, best first.",
+    "model_version": "The bundle that answered.",
+    "thresholds": "The bundle's decision cut-offs on the probability.",
+}
 
 
-class VerdictOut(BaseModel):
-    """The answer for one listing: decision, calibrated probability, and the evidence."""
-
-    listing_id: str
-    decision: Literal["block", "review", "allow"]
-    probability: float = Field(description="Calibrated P(listing is the matched recalled product).")
-    match: CandidateOut | None
-    candidates: list[CandidateOut]
-    model_version: str
-    thresholds: ThresholdsOut
-    review_item_id: int | None = Field(
-        default=None, description="Reviewer queue item, when the decision is review."
+def _verdict_fields() -> dict[str, Any]:
+    hints = get_type_hints(Verdict)
+    out: dict[str, Any] = {}
+    for f in fields(Verdict):
+        if f.name == "match":
+            out[f.name] = (
+                _nullable(Candidate, "The best candidate; null when the decision is allow."),
+                ...,
+            )
+        else:
+            out[f.name] = (hints[f.name], Field(description=_DESCRIPTIONS.get(f.name)))
+    out["review_item_id"] = (
+        _nullable(int, "Reviewer queue item, when the decision is review; else null."),
+        None,
     )
+    return out
+
+
+_VerdictOut: type[BaseModel] = create_model(
+    "VerdictOut",
+    __doc__="The answer for one listing: decision, calibrated probability, and the evidence.",
+    **_verdict_fields(),
+)
+if TYPE_CHECKING:
+    VerdictOut = BaseModel
+else:
+    VerdictOut = _VerdictOut
+
+
+def verdict_out(verdict: Verdict, review_item_id: int | None) -> BaseModel:
+    """The HTTP answer for `verdict` (the dataclass instances are taken as they are)."""
+    values = {f.name: getattr(verdict, f.name) for f in fields(Verdict)}
+    return VerdictOut(**values, review_item_id=review_item_id)

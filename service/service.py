@@ -1,5 +1,8 @@
 """The BentoML service: load the bundle once per worker, screen listings over HTTP.
 
+The bundle is declared on the class as a `BentoModel` (the promoted bundle, else the latest, or
+the store tag `RECALLGUARD_BUNDLE` names), so `bentoml build` (bentofile.yaml) packs it into the
+Bento. `RECALLGUARD_BUNDLE` naming a folder serves that folder instead and declares nothing.
 Listings in the `review` band go to the reviewer queue, served by the same process at
 `/review`; confirmed decisions flow out as takedowns through the notifier.
 """
@@ -8,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import sys
 from typing import Annotated, Any
 
 import bentoml
@@ -17,20 +19,20 @@ from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException
 from starlette.responses import JSONResponse
 
-from model.matching.bundle import Bundle
 from model.matching.screener import Screener
 from model.matching.verdict import Verdict
 from model.runtime.batch_queue import BatchQueue, Overloaded
 from model.runtime.microbatch import MicroBatcher
-from model.runtime.registry import resolve
+from model.runtime.registry import declared_tag
 from model.schema import Listing
 from model.settings import Settings
 from service import metrics
-from service.admin import Admin
 from service.admin_api import create_admin_app
-from service.auth import KeyStore
-from service.review import ReviewConfig, ReviewQueue, TakedownNotifier, create_review_app
-from service.schemas import MAX_BATCH, ListingIn, VerdictOut
+from service.edge import Edge
+from service.live_screening import LiveScreening
+from service.review import ReviewQueue, create_review_app
+from service.schemas import MAX_BATCH, ListingIn, VerdictOut, verdict_out
+from service.worker import bundle_path, open_keys, open_live_screening, open_review
 
 log = logging.getLogger("recallguard")
 # Generous for batch work: 12 concurrent 256-listing /screen_batch calls are ~3,000 listings,
@@ -50,9 +52,10 @@ def _started(name: str) -> Any:
 
 review_app = create_review_app(lambda: _started("review_queue"), lambda: _started("keys"))
 admin_app = create_admin_app(
-    lambda: bentoml.get_current_service().admin,
+    lambda: bentoml.get_current_service().live,
     lambda: _started("keys"),
 )
+_TAG = declared_tag()
 
 
 @bentoml.asgi_app(admin_app, path="/admin")
@@ -75,8 +78,10 @@ admin_app = create_admin_app(
 class RecallGuard:
     """Screens marketplace listings against the recall blocklist."""
 
+    bundle = bentoml.models.BentoModel(_TAG) if _TAG else None
+
     def __init__(self) -> None:
-        self.admin: Admin | None = None
+        self.live: LiveScreening | None = None
         self.review_queue: ReviewQueue | None = None
         # A start-up failure (a bad bundle, an outdated database) keeps the worker up and not
         # ready, with the reason at /readyz: raising here makes the server respawn the worker
@@ -103,30 +108,23 @@ class RecallGuard:
             self._screen_timed, workers=2, max_wait_s=BATCH_WAIT_S
         )
         settings = Settings.from_env()
-        config = ReviewConfig.from_settings(settings)
-        self.keys = KeyStore.from_settings(settings)
-        self.review_queue = ReviewQueue.from_config(config)
-        self.notifier = TakedownNotifier(
-            self.review_queue, config.webhook_url, token=config.webhook_token
-        )
-        self.notifier.start()
-        dev_key = self.keys.ensure_dev_key()
-        if dev_key:
-            # Shown once on the console (not the log) so a newcomer can open /review.
-            print(
-                f"RecallGuard: no API keys configured; created a dev admin key: {dev_key}",
-                file=sys.stderr,
-                flush=True,
-            )
-        path = resolve(settings.bundle)
-        # Admin keeps the screener in step with run-time blocklist changes (service/admin.py).
-        self.admin = Admin(Bundle.load(path), path, config.data_home, self.review_queue)
-        log.info("loaded bundle %s from %s", self.admin.screener.version, path)
+        self.keys = open_keys(settings)
+        self.review_queue, self.notifier = open_review(settings)
+        path = bundle_path(settings, type(self).bundle)  # the declaration, resolved if used
+        # LiveScreening keeps the screener in step with run-time blocklist changes.
+        self.live = open_live_screening(settings, path, self.review_queue)
+
+    @bentoml.on_shutdown
+    def shutdown(self) -> None:
+        """Stop the background threads (batcher, blocklist poller, sweeper, notifier)."""
+        for part in ("batcher", "live", "notifier", "review_queue"):  # some, if start-up failed
+            if getattr(self, part, None) is not None:
+                getattr(self, part).close()
 
     @property
     def screener(self) -> Screener | None:
         """The current screener; a blocklist change swaps it, so read it once per request."""
-        return None if self.admin is None else self.admin.screener
+        return None if self.live is None else self.live.screener
 
     def __is_ready__(self) -> bool:
         if self.startup_error is not None:  # BentoML answers /readyz 503 with this detail
@@ -162,10 +160,8 @@ class RecallGuard:
             return content
 
     def _out(self, listing: Listing, verdict: Verdict) -> VerdictOut:
-        body = verdict.to_dict()
-        body["review_item_id"] = self._enqueue(listing, verdict)
         metrics.record_decision(verdict.decision)
-        return VerdictOut.model_validate(body)
+        return verdict_out(verdict, self._enqueue(listing, verdict))
 
     def _enqueue(self, listing: Listing, verdict: Verdict) -> int | None:
         # A failed enqueue fails the request (503) so the platform retries: never lose an item.
@@ -220,3 +216,9 @@ class RecallGuard:
             "metrics": config.metrics,
             "entries": len(screener.bundle.index),
         }
+
+
+# The HTTP edge of the screening routes (415, error shape, opt-in screen keys, relative redirects).
+RecallGuard.add_asgi_middleware(  # type: ignore[attr-defined]
+    Edge, get_keys=lambda: bentoml.get_current_service().keys
+)

@@ -12,7 +12,7 @@ import pytest
 from model.matching.encoder import SentenceTransformerEncoder
 from model.matching.normalise import normalise
 from model.matching.screener import Screener
-from model.runtime.ann import IndexSpec
+from model.matching.vector_index import IndexSpec
 from model.runtime.catalog import Catalog, CatalogError, listing_identifiers
 from model.runtime.sweep import screen_with_vectors, sweep_entry
 from model.runtime.sweep_log import SweepLog
@@ -114,13 +114,13 @@ def test_sweep_scores_like_screening_and_finds_the_planted_listings(
 
 
 def test_sweep_log_claims_once_records_and_routes_reviews(
-    catalog: Catalog, screener: Screener, tmp_path: Path
+    catalog: Catalog, screener: Screener, tmp_path: Path, sqlite_review_queue: ReviewQueue
 ) -> None:
     log = SweepLog(tmp_path / "sweeps.sqlite3")
     entry = next(e for e in screener.bundle.index.entries if e.entry_id == "cpsc-10917")
     sweep_id = log.claim(entry)
     assert sweep_id is not None and log.claim(entry) is None  # one sweep per entry version
-    queue = ReviewQueue(f"sqlite:///{tmp_path / 'review.sqlite3'}")
+    queue = sqlite_review_queue
     record = log.run(sweep_id, screener, catalog, entry.entry_id,
                      lambda h: queue.enqueue(h.listing, h.verdict)[0])  # fmt: skip
     assert record.status == "done" and record.blocks + record.reviews == len(record.hits) > 0

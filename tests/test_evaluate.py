@@ -20,7 +20,7 @@ from model.schema import Listing
 from training import attacks
 from training.build import split_of
 from training.cli import main
-from training.evaluate import run_evaluation
+from training.evaluate import run_evaluation, run_realworld_only
 from training.heldout import HeldOut, build_config, evaluation_set
 from training.metrics import (
     brier,
@@ -198,3 +198,105 @@ def test_pairs_flag_hands_over_to_pairs_eval(
     assert json.loads(capsys.readouterr().out) == {"pairs": 1, "accuracy": 1.0}
     assert calls == [(tiny_bundle_path, pairs)] * 2
     assert main(["evaluate", "--model", str(tiny_bundle_path), "--pairs", "/no/such"]) == 2
+
+
+# ------------------------------------------------------------------------ real listings
+@pytest.fixture(scope="module")
+def real(
+    tiny_bundle_path: Path,
+    encoder: SentenceTransformerEncoder,
+    amazon: list[Listing],
+    tmp_path_factory: pytest.TempPathFactory,
+) -> dict[str, Any]:
+    out = tmp_path_factory.mktemp("real")
+    return run_realworld_only(tiny_bundle_path, out, encoder=encoder, benign=amazon[::20])
+
+
+def test_realworld_numbers_are_score_py_on_the_service_screener(
+    real: dict[str, Any], tiny_bundle: Bundle, tmp_path: Path
+) -> None:
+    """The fast path screens with `make_screener` (what the service runs) and scores exactly as
+    `data/realworld-dev/score.py` scores that screener's verdicts written to a file."""
+    import importlib.util
+
+    from model.matching.cascade import make_screener
+    from training.realworld import CASES_FILE, load_cases
+
+    screener = make_screener(tiny_bundle)
+    assert real["screener"] == type(screener).__name__
+    verdicts = tmp_path / "verdicts.jsonl"
+    with verdicts.open("w") as fh:
+        for case in load_cases():
+            fh.write(json.dumps(screener.screen_one(case.listing).to_dict()) + "\n")
+    spec = importlib.util.spec_from_file_location("dev_score", CASES_FILE.parent / "score.py")
+    assert spec and spec.loader
+    score_py = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(score_py)
+    raw = score_py.read_jsonl(CASES_FILE)
+    theirs = score_py.as_json(score_py.score(raw, score_py.read_jsonl(verdicts)))
+    ours = real["dev"]["halves"]["all"]
+    assert ours["positives"]["flagged"]["rate"] == pytest.approx(
+        theirs["positives"]["flagged_rate"]
+    )
+    assert ours["positives"]["blocked"]["rate"] == pytest.approx(
+        theirs["positives"]["blocked_rate"]
+    )
+    assert ours["positives"]["wrong_block"] == theirs["positives"]["blocked_wrong_entry"]
+    assert ours["benign"]["blocked"]["rate"] == pytest.approx(theirs["benign"]["blocked_rate"])
+    assert ours["benign"]["reviewed"]["rate"] == pytest.approx(theirs["benign"]["reviewed_rate"])
+    assert sorted(ours["misses"]) == sorted(theirs["misses"])
+
+
+def test_realworld_halves_partition_the_set_per_kind(real: dict[str, Any]) -> None:
+    halves = real["dev"]["halves"]
+    assert set(halves) == {"tune", "test", "all"}
+    assert set(real["dev"]["split"]["tune"]).isdisjoint(real["dev"]["split"]["test"])
+    for kind, node in halves["all"]["per_kind"].items():
+        parts = [halves[h]["per_kind"].get(kind, {"n": 0})["n"] for h in ("tune", "test")]
+        assert sum(parts) == node["n"], kind
+    assert halves["all"]["positives"]["n"] == 89 and halves["all"]["benign"]["n"] == 32
+    assert [t["key"] for t in real["targets"]][:2] == ["test_flagged", "test_blocked"]
+    assert all(t["value"] is None or 0.0 <= t["value"] <= 1.0 for t in real["targets"])
+
+
+def test_realworld_amazon_rates_are_on_the_bundles_test_split(
+    real: dict[str, Any], tiny_bundle: Bundle, amazon: list[Listing]
+) -> None:
+    from training.realworld_eval import heldout_amazon
+
+    held = heldout_amazon(tiny_bundle, amazon[::20])
+    config = build_config(tiny_bundle.config.training)
+    assert held and {split_of(b.listing_id or b.title, config) for b in held} == {"test"}
+    a = real["amazon"]
+    assert a["n"] == len(held)
+    assert a["blocked"]["n"] == a["reviewed"]["n"] == len(held)
+    assert len(a["flagged"]) == min(15, a["blocked"]["hits"] + a["reviewed"]["hits"])
+
+
+def test_realworld_markdown_leads_and_escapes_seller_text(
+    real: dict[str, Any], report: dict[str, Any]
+) -> None:
+    from training.report_realworld import misses_md
+
+    md = (Path(report["out"]) / "report.md").read_text()
+    assert md.index("## Real listings first") < md.index("## Synthetic attack suite")
+    assert "| seller-title |" in md and "held-out real Amazon UK toy listings" in md
+    assert report["realworld"]["dev"]["halves"]["all"]["positives"]["n"] == 89
+    fake = {"dev": {"split": {"test": ["c1"]}, "cases": [{
+        "case_id": "c1", "kind": "seller-title", "title": "<script>x</script> | y",
+        "expected": ["e1"], "flagged": False, "decision": "allow", "probability": 0.1,
+        "shown": [],
+    }]}}  # fmt: skip
+    row = "\n".join(misses_md(fake))
+    assert "&lt;script&gt;" in row and "<script>" not in row and "\\|" in row
+
+
+def test_realworld_only_cli_skips_amazon_and_prints_json(
+    tiny_bundle_path: Path, capsys: Any
+) -> None:
+    assert main(["evaluate", "--model", str(tiny_bundle_path), "--realworld-only",
+                 "--no-amazon", "--json"]) == 0  # fmt: skip
+    result = json.loads(capsys.readouterr().out)
+    assert "amazon" not in result
+    assert result["dev"]["halves"]["test"]["positives"]["n"] in (44, 45)
+    assert {t["key"]: t["met"] for t in result["targets"]}["amazon_blocked"] is None

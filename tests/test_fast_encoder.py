@@ -99,7 +99,7 @@ def test_cascade_loses_no_escalated_listing_and_decides_as_the_full_pipeline(
     assert fit.test.missed == 0
     assert fit.test.cleared_fraction > 0.3, "the gate must clear a real share to be worth it"
 
-    cascade = CascadeScreener(screened.bf16, threshold=fit.calibration.threshold)
+    cascade = CascadeScreener(screened.bf16, threshold=fit.selection.threshold)
     test_listings = [x for x, m in zip(screened.listings, test, strict=True) if m]
     full = [v for v, m in zip(screened.verdicts16, test, strict=True) if m]
     fast = _screen(cascade, test_listings)
@@ -183,11 +183,11 @@ def test_serving_load_honours_the_precision_override(
         SentenceTransformerEncoder.load(tiny_bundle_path / "encoder")
 
 
-def test_cascade_without_a_calibrated_threshold_is_the_plain_screener(
+def test_cascade_without_a_selected_threshold_is_the_plain_screener(
     tiny_bundle: Bundle, screener: Screener
 ) -> None:
-    # Builds now calibrate a gate; a bundle without one (older builds) must screen as before.
-    assert tiny_bundle.config.cascade, "the build should have calibrated a gate"
+    # Builds now select a gate threshold; a bundle without one (older builds) must screen as before.
+    assert tiny_bundle.config.cascade, "the build should have selected a gate threshold"
     ungated = replace(tiny_bundle, config=replace(tiny_bundle.config, cascade={}))
     cascade = CascadeScreener(ungated)
     assert cascade.gate is None

@@ -17,11 +17,13 @@ from hypothesis import strategies as st
 
 from model.matching.identifiers import (
     canonical_id,
+    code_family,
     extract_asins,
     extract_gtins,
     extract_identifiers,
     extract_model_numbers,
     is_valid_gtin,
+    model_numbers_with_families,
 )
 
 # Verbatim from data/us-recalls-recallradar/recalls.json.
@@ -191,8 +193,12 @@ def test_extract_identifiers_never_raises(text: str) -> None:
 
 @settings(max_examples=100, deadline=None)
 @given(st.text(alphabet="AB01-. x/,:#\"'\n×ТВ", max_size=300))
-def test_code_like_noise_never_raises(text: str) -> None:
-    assert isinstance(extract_identifiers("model " + text), frozenset)
+def test_code_like_noise_yields_only_codes_made_of_its_own_characters(text: str) -> None:
+    # Cyrillic Т/В fold to T/B; nothing else may appear, and a code after the noise is found.
+    ids = extract_identifiers("model " + text)
+    assert set("".join(ids)) <= set("AB01TBX")
+    assert all(re.fullmatch(r"[A-Z0-9]+", i) for i in ids)
+    assert "QZ7781" in extract_identifiers(text + " model QZ-7781")
 
 
 def test_non_strings_give_empty_results() -> None:
@@ -217,3 +223,29 @@ def test_adversarial_input_runs_in_linear_time(text: str) -> None:
     start = time.perf_counter()
     extract_identifiers(text)
     assert time.perf_counter() - start < 2.0
+
+
+@pytest.mark.parametrize(
+    ("code", "family"),
+    [
+        ("KY-E008", ("E008",)),  # a short letter prefix dropped
+        ("SL712-202201", ("SL712",)),  # a production-date suffix dropped
+        ("AJ0192-Y-3", ("AJ0192",)),  # variant suffixes dropped: the shortest code prefix
+        ("R3264-A", ("R3264",)),
+        ("BLBR201", ()),  # one part: no family
+        ("TB-MZWJ", ()),  # letters only: no family
+        ("BI-B41", ()),  # "B41" is too short to stand alone
+        ("2023DEC-02", ()),  # a date is not a family
+    ],
+)
+def test_code_family(code: str, family: tuple[str, ...]) -> None:
+    assert code_family(code) == family
+
+
+def test_letter_only_codes_after_a_cue() -> None:
+    assert extract_model_numbers("Helmet model OM-TD BIKE is blue") == ["OMTD"]
+    assert extract_model_numbers("MODEL NO-GO ZONE") == []  # every part has a vowel: words
+    assert extract_model_numbers("OM-TD helmet") == []  # no cue: not trusted
+    assert model_numbers_with_families("model KY-E008 and SL712-202201") == [
+        "KYE008", "SL712202201", "E008", "SL712",
+    ]  # fmt: skip

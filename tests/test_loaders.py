@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib
 import json
 import os
+import re
 from collections import Counter
 from pathlib import Path
 
@@ -34,6 +35,7 @@ from training.loaders import (
     merge_entries,
     split_cpsc_title,
 )
+from training.recall_titles import clean_text, read_cpsc_title
 
 
 @pytest.fixture(scope="module")
@@ -115,12 +117,14 @@ def test_cpsc_title_split() -> None:
         "from Choking; Violates Small Parts Ban; Sold on Ama"
     )
     assert split_cpsc_title(title) == ("KMUYSL", "KMUYSL Big Red Barn Farm Animal Playsets")
-    # "pressure" is an ordinary word (lower-case in other notices), so the importer is the brand.
+    # "pressure" is an ordinary word (lower-case in other notices), so the importer is the brand,
+    # without the store suffix "Direct" (kept as an alias).
     title = "Pressure Washers Recalled Due to Serious Risk of Injury; Imported by Patoolio Direct"
-    assert split_cpsc_title(title, frozenset({"pressure"})) == (
-        "Patoolio Direct",
-        "Pressure Washers",
-    )
+    assert split_cpsc_title(title, frozenset({"pressure"})) == ("Patoolio", "Pressure Washers")
+    assert read_cpsc_title(title, frozenset({"pressure"}))[2] == ("Patoolio Direct",)
+    # A title cut by the snapshotter: the "by …" tail is not trusted as a brand or an alias.
+    cut = "Little Pea Shop Crib Bumpers Recalled Due to Risk of Serious Injury; Sold by Lit"
+    assert read_cpsc_title(cut, title_cut=True)[2] == ()
     assert split_cpsc_title("Weight Benches Recalled by Spectrum Fitness") == (
         "Spectrum Fitness",
         "Weight Benches",
@@ -260,3 +264,62 @@ def test_malformed_json_names_the_line(tmp_path: Path) -> None:
     path.write_text(json.dumps({"recalls": [{"id": "cpsc-x", "title": "T", "source": "CPSC"}]}))
     with pytest.raises(ValueError, match=r"record 0: CPSC recall id"):
         load_recallradar(path)
+
+
+# --------------------------------------------------------- blocklist data quality (issue 10)
+def test_brand_fields_are_cleaned_on_the_real_rows(blocklist: dict[str, BlocklistEntry]) -> None:
+    by_id = blocklist
+    expected = {
+        "cpsc-9479": "Gyroor",  # "Gyroor (Recall Alert)"
+        "cpsc-9551": "Ouwoer",  # "Ouwoer Direct (Recall Alert)"
+        "cpsc-9695": "Ecnup",  # "Ecnup Exclusively on Amazon.com (Recall Alert)"
+        "cpsc-1954": "TH!NK Mobility",  # "CPSC, TH!NK Mobility"
+        "cpsc-10895": "OCOOPA",  # "OCOOPA Direct"
+        "cpsc-10550": "Lterfear",  # title "Pounding Toys Recalled …"
+        "cpsc-10513": "Little Pea Shop",  # "Little Pea Shop Crib Bumpers Recalled …"
+        "cpsc-10799": "Tiny Land",  # "Tiny Land Children's Play Tents Recalled …"
+        "cpsc-10762": "Justforjoyful",  # "Rainbow Wall Toys Recalled …"
+        "cpsc-10164": "Swagtron",  # "Walmart Recalls Swagtron SG-5 …"
+        "cpsc-10711": "BATOYAK USA",  # printed brand; "Imported by BAYOTAK USA"
+        "cpsc-10917": "TooyBing",
+    }
+    assert {i: by_id[i].brand for i in expected} == expected
+    assert "Ouwoer Direct" in by_id["cpsc-9551"].aliases
+    assert "Walmart" in by_id["cpsc-10164"].aliases
+    assert "BAYOTAK USA" in by_id["cpsc-10711"].aliases  # the importer, kept as an alias
+    assert "SAMIT Outdoor" in by_id["cpsc-10623"].aliases  # "Sold on Amazon by SAMIT Outdoor"
+    assert "Peppa Pig" in by_id["eu-A12/03647/24"].aliases  # a licensed character
+    for e in blocklist.values():
+        assert not re.search(r"Recall Alert|^CPSC\b|Exclusively on|\bDirect$", e.brand), e
+        assert e.brand not in {"Pounding", "Little", "Tiny", "Rainbow", "Firms"}, e
+        assert all(a and a.lower() != e.brand.lower() for a in e.aliases), e
+
+
+def test_model_codes_are_kept_in_full_and_family_forms(
+    blocklist: dict[str, BlocklistEntry],
+) -> None:
+    by_id = blocklist
+    assert {"AJ0192Y3", "AJ0192"} <= set(by_id["cpsc-10925"].model_numbers)
+    assert "OMTD" in by_id["cpsc-10505"].model_numbers  # "Helmet model OM-TD BIKE"
+    models, _ = loaders._identifiers("model KY-E008 and SL712-202201", ("BI-B41",))
+    assert set(models) >= {"KYE008", "E008", "SL712202201", "SL712", "BIB41"}
+    # No family is a date or batch code.
+    assert "2023DEC" not in by_id["cpsc-10840"].model_numbers
+
+
+def test_recall_text_is_decoded() -> None:
+    assert clean_text("Kids&#8217; helmet") == "Kids’ helmet"
+    assert clean_text("TooyBingâ„¢  Wooden\tBeads") == "TooyBing™ Wooden Beads"
+    assert clean_text("cafÃ© Poupée für") == "café Poupée für"
+    assert clean_text("None") == ""
+
+
+def test_aliases_round_trip_and_old_records_load(blocklist: dict[str, BlocklistEntry]) -> None:
+    entry = blocklist["cpsc-10164"]
+    assert entry.aliases
+    again = BlocklistEntry.from_dict(json.loads(json.dumps(entry.to_dict())))
+    assert again == entry and isinstance(again.aliases, tuple)
+    old = {k: v for k, v in entry.to_dict().items() if k != "aliases"}  # saved before the field
+    assert BlocklistEntry.from_dict(old).aliases == ()
+    with pytest.raises(ValueError, match="aliases"):
+        BlocklistEntry.from_dict({**old, "aliases": "Walmart"})

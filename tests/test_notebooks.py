@@ -53,3 +53,8 @@ def test_evaluation_notebook_runs_a_small_evaluation(
         assert tactic in text
     for system in ("exact_match", "rapidfuzz", "minilm_faiss"):
         assert system in text
+    # Real listings lead: targets, per-kind table with both halves, held-out Amazon rates.
+    assert report["realworld"]["dev"]["halves"]["all"]["positives"]["n"] == 89
+    assert "ALL POSITIVES" in text and "seller-title" in text
+    assert "held-out Amazon UK listings:" in text
+    assert text.index("dev test half") < text.index("exact_match")

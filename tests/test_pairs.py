@@ -11,7 +11,7 @@ import pytest
 
 from model.schema import BlocklistEntry
 from service.review import ReviewQueue, export_labels
-from tests.test_review_queue import Clock, make_listing, make_verdict
+from tests.fakes import Clock, make_listing, make_verdict
 from training.cli import main
 from training.pairs import PairsError, load_pairs, write_pairs
 
@@ -26,9 +26,13 @@ def _good(entry_id: str, title: str = "TooyBing Wooden Bead Stacking Toy", label
     return {"listing": {"title": title}, "entry": {"entry_id": entry_id}, "label": label}
 
 
-def test_reviewer_export_loads_as_is(tmp_path: Path, all_entries: list[BlocklistEntry]) -> None:
-    clock = Clock()
-    queue = ReviewQueue(f"sqlite:///{tmp_path / 'review.sqlite3'}", clock=clock)
+def test_reviewer_export_loads_as_is(
+    tmp_path: Path,
+    all_entries: list[BlocklistEntry],
+    clock: Clock,
+    sqlite_review_queue: ReviewQueue,
+) -> None:
+    queue = sqlite_review_queue
     confirmed, _ = queue.enqueue(make_listing(), make_verdict())
     rejected, _ = queue.enqueue(make_listing("Rainbow rings"), make_verdict())
     queue.decide(confirmed, "alice", "confirm")

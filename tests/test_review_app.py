@@ -14,7 +14,7 @@ from starlette.testclient import TestClient
 from service.auth import KeyStore
 from service.review import ReviewQueue, create_review_app
 from service.review.web import CSP
-from tests.test_review_queue import make_listing, make_verdict, other, tooybing
+from tests.fakes import make_listing, make_verdict, other, tooybing
 
 HOSTILE = "<img src=x onerror=alert(1)>"
 CSRF = {"X-Requested-With": "recallguard"}
@@ -32,8 +32,8 @@ class Env:
 
 
 @pytest.fixture
-def env(tmp_path: Path, db_url: str) -> Iterator[Env]:
-    queue = ReviewQueue(db_url)  # SQLite and PostgreSQL (tests/databases.py)
+def env(tmp_path: Path, review_queue: ReviewQueue) -> Iterator[Env]:
+    queue = review_queue
     store = KeyStore(tmp_path / "keys.json")
     keys = {role: store.create_key(role, f"{role}-1") for role in ("screen", "reviewer", "admin")}
     item_id, _ = queue.enqueue(make_listing(f"{HOSTILE} Wooden Bead Stacking Toy"), make_verdict())
@@ -167,6 +167,11 @@ def test_page_login_and_escaping(env: Env) -> None:
     assert login.status_code == 303 and login.headers["location"] == "/review/"
     cookie = login.headers["set-cookie"].lower()
     assert "httponly" in cookie and "samesite=strict" in cookie and "path=/review/" in cookie
+    waiting = env.client.get("/review/")  # viewing the page claims nothing
+    assert 'id="claim"' in waiting.text and "1 item waiting" in waiting.text
+    assert env.queue.counts() == {"pending": 1, "claimed": 0, "decided_today": 0}
+    assert env.client.post("/review/api/claim").status_code == 403  # cookie needs the header
+    assert env.client.post("/review/api/claim", headers=CSRF).json()["item"]["id"] == env.item_id
     page = env.client.get("/review/")
     html = page.text
     assert HOSTILE not in html

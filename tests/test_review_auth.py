@@ -13,7 +13,7 @@ import pytest
 from service.auth import KeyConfigError, KeyStore, Principal, parse_env_keys
 from service.review import ReviewQueue
 from service.review.cli import register
-from tests.test_review_queue import make_listing, make_verdict
+from tests.fakes import make_listing, make_verdict
 
 
 def test_created_keys_are_stored_as_hashes_only(tmp_path: Path) -> None:
@@ -56,13 +56,15 @@ def test_env_keys(tmp_path: Path) -> None:
 
 def test_dev_key_is_made_once_and_random(tmp_path: Path) -> None:
     store = KeyStore(tmp_path / "home" / "keys.json")
-    key = store.ensure_dev_key()
-    assert key is not None and len(key) > 30
+    path = store.ensure_dev_key()
+    assert path is not None and stat.S_IMODE(path.stat().st_mode) == 0o600
+    key = path.read_text().strip()
+    assert len(key) > 30
     principal = store.authenticate(key)
     assert principal is not None and principal.role == "admin"
     assert store.ensure_dev_key() is None
     other = KeyStore(tmp_path / "elsewhere" / "keys.json").ensure_dev_key()
-    assert other is not None and other != key
+    assert other is not None and other.read_text() != path.read_text()
 
 
 def run_cli(argv: list[str]) -> int:
@@ -109,3 +111,49 @@ def test_cli_export_labels(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
     with pytest.raises(SystemExit) as bad_date:
         run_cli(["export-labels", "--since", "last tuesday", "--out", str(out)])
     assert bad_date.value.code == 2
+
+
+def test_keys_expire_and_can_be_revoked(tmp_path: Path) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    store = KeyStore(tmp_path / "keys.json")
+    soon = datetime.now(UTC) + timedelta(seconds=2)
+    key = store.create_key("reviewer", "temp", expires_at=soon)
+    assert store.authenticate(key) == Principal("temp", "reviewer")
+    record = next(r for r in store.records() if r.name == "temp")
+    assert record.expires_at and record.status(soon + timedelta(seconds=1)) == "expired"
+    with pytest.raises(KeyConfigError, match="not in the future"):
+        store.create_key("reviewer", "past", expires_at=datetime(2000, 1, 1))
+    rita = store.create_key("reviewer", "rita")
+    serving = KeyStore(tmp_path / "keys.json")  # another process sees the revocation
+    assert serving.authenticate(rita) is not None
+    store.revoke("rita")
+    assert serving.authenticate(rita) is None and store.authenticate(rita) is None
+    with pytest.raises(KeyConfigError, match="no live key"):
+        store.revoke("rita")
+    rotated = store.create_key("reviewer", "rita")  # the name can get a new key
+    assert serving.authenticate(rotated) == Principal("rita", "reviewer")
+    env_store = KeyStore(tmp_path / "keys.json", "screen:platform:platform-secret")
+    with pytest.raises(KeyConfigError, match="RECALLGUARD_API_KEYS"):
+        env_store.revoke("platform")
+
+
+def test_cli_keys_revoke_and_expiry(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("RECALLGUARD_DATA_HOME", str(tmp_path))
+    monkeypatch.delenv("RECALLGUARD_KEYS_FILE", raising=False)
+    monkeypatch.delenv("RECALLGUARD_API_KEYS", raising=False)
+    argv = ["keys", "create", "--role", "screen", "--name", "shop", "--expires", "2999-01-31"]
+    assert run_cli(argv) == 0
+    key = capsys.readouterr().out.strip()
+    assert KeyStore(tmp_path / "keys.json").authenticate(key) == Principal("shop", "screen")
+    assert run_cli(["keys", "list"]) == 0
+    listing = capsys.readouterr().out
+    assert "2999-01-31" in listing and "live" in listing
+    assert run_cli(["keys", "revoke", "shop"]) == 0
+    assert KeyStore(tmp_path / "keys.json").authenticate(key) is None
+    assert run_cli(["keys", "list"]) == 0
+    assert "revoked" in capsys.readouterr().out
+    assert run_cli(["keys", "revoke", "nobody"]) == 2
+    assert "no live key" in capsys.readouterr().err

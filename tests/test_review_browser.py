@@ -19,7 +19,7 @@ from starlette.routing import Mount
 
 from service.auth import KeyStore
 from service.review import ReviewQueue, create_review_app
-from tests.test_review_queue import make_listing, make_verdict
+from tests.fakes import make_listing, make_verdict
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = "/usr/bin/chromium"
@@ -38,8 +38,10 @@ def free_port() -> int:
 
 
 @pytest.fixture
-def served(tmp_path: Path) -> Iterator[tuple[str, ReviewQueue, str]]:
-    queue = ReviewQueue(f"sqlite:///{tmp_path / 'review.sqlite3'}")
+def served(
+    tmp_path: Path, sqlite_review_queue: ReviewQueue
+) -> Iterator[tuple[str, ReviewQueue, str]]:
+    queue = sqlite_review_queue
     store = KeyStore(tmp_path / "keys.json")
     key = store.create_key("reviewer", "rita")
     app = Starlette(routes=[Mount("/review", create_review_app(lambda: queue, lambda: store))])
@@ -101,6 +103,10 @@ def test_reviewer_confirms_with_one_key(served: tuple[str, ReviewQueue, str]) ->
             page.goto(url)
             page.fill("input[name=key]", key)
             page.press("input[name=key]", "Enter")
+            # opening the page claims nothing: starting is an explicit action
+            expect(page.locator("#claim")).to_be_visible()
+            assert queue.counts()["claimed"] == 0
+            page.click("#claim")
             title = page.locator("#listing-title-0")
             expect(title).to_contain_text(HOSTILE)
             assert page.locator("section.comparison img").count() == 0

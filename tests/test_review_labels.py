@@ -6,12 +6,11 @@ import json
 from pathlib import Path
 
 from service.review import ReviewQueue, export_labels
-from tests.test_review_queue import Clock, make_listing, make_verdict
+from tests.fakes import Clock, make_listing, make_verdict
 
 
-def test_export_labels(tmp_path: Path, db_url: str) -> None:
-    clock = Clock()
-    queue = ReviewQueue(db_url, clock=clock)  # SQLite and PostgreSQL (tests/databases.py)
+def test_export_labels(tmp_path: Path, clock: Clock, review_queue: ReviewQueue) -> None:
+    queue = review_queue
     old, _ = queue.enqueue(make_listing("Old listing"), make_verdict())
     queue.decide(old, "alice", "confirm")
     clock.advance(86400)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -13,19 +12,12 @@ import pytest
 
 from service.review import TakedownNotifier, list_takedowns, retry_takedown
 from service.review.queue import ReviewQueue
-from tests.test_review_queue import Clock, make_listing, make_verdict
+from tests.fakes import Clock, make_listing, make_verdict
 
 
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-def queue(db_url: str, clock: Clock) -> Iterator[ReviewQueue]:
-    q = ReviewQueue(db_url, clock=clock)  # SQLite and PostgreSQL (tests/databases.py)
-    yield q
-    q.close()
+def queue(review_queue: ReviewQueue) -> ReviewQueue:
+    return review_queue
 
 
 def confirm_one(queue: ReviewQueue) -> int:

@@ -6,104 +6,25 @@ from __future__ import annotations
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-from model.matching.verdict import Candidate, Evidence, Thresholds, Verdict
-from model.schema import Listing
 from service.review import (
     AlreadyDecidedError,
     ClaimedByOtherError,
     InvalidDecisionError,
     ReviewQueue,
 )
+from tests.fakes import Clock, make_listing, make_verdict, tooybing
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = datetime(2025, 6, 2, 9, 0, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += timedelta(seconds=seconds)
-
-
-def tooybing() -> Candidate:
-    return Candidate(
-        entry_id="cpsc-10917",
-        source="cpsc",
-        product_name="TooyBing Wooden Bead Stacking Toys",
-        brand="TooyBing",
-        hazard="choking",
-        url="https://www.cpsc.gov/Recalls/2025/TooyBing-Wooden-Bead-Stacking-Toys-Recalled",
-        recall_date="2025-03-06",
-        identifiers=("TB-MZWJ",),
-        similarity=0.83,
-        probability=0.64,
-        evidence=Evidence(("TB-MZWJ",), True, ("wooden", "bead", "stacking"), 0.71),
-    )
-
-
-def other() -> Candidate:
-    return Candidate(
-        entry_id="cpsc-10433",
-        source="cpsc",
-        product_name="Rainbow Stacking Rings Teether",
-        brand="Lovely Baby",
-        hazard="choking",
-        url="https://www.cpsc.gov/Recalls/2024/rings",
-        recall_date="2024-11-14",
-        identifiers=("LB-210",),
-        similarity=0.61,
-        probability=0.22,
-        evidence=Evidence((), False, ("stacking",), 0.35),
-    )
-
-
-def make_listing(
-    title: str = "Wooden Bead Stacking Toy for Toddlers TB-MZWJ", **kw: object
-) -> Listing:
-    fields: dict[str, object] = {
-        "listing_id": "amz-B0CX1",
-        "description": "Montessori stacking beads, natural wood, ages 1+",
-        "brand": "TooyBing",
-        "price": 14.99,
-        "category": "Toys & Games",
-        "identifiers": ("TB-MZWJ",),
-    }
-    fields.update(kw)
-    return Listing(title=title, **fields)  # type: ignore[arg-type]
-
-
-def make_verdict(model_version: str = "bundle-2025.06.01") -> Verdict:
-    return Verdict(
-        listing_id="amz-B0CX1",
-        decision="review",
-        probability=0.64,
-        match=tooybing(),
-        candidates=(tooybing(), other()),
-        model_version=model_version,
-        thresholds=Thresholds(block=0.9, review=0.5),
-    )
-
-
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-def queue(db_url: str, clock: Clock) -> Iterator[ReviewQueue]:
-    q = ReviewQueue(db_url, clock=clock)
-    yield q
-    q.close()
+def queue(review_queue: ReviewQueue) -> ReviewQueue:
+    return review_queue
 
 
 def test_db_file_is_created_in_wal_mode(tmp_path: Path) -> None:

@@ -3,11 +3,20 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import pytest
+import schemathesis
+from hypothesis import HealthCheck, given, settings
+from schemathesis.checks import not_a_server_error
+from schemathesis.generation import GenerationMode
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
 from starlette.testclient import TestClient
 
 import model.matching.features as features
@@ -19,15 +28,9 @@ from model.schema import MAX_TITLE_CHARS
 from service.schemas import MAX_BATCH
 
 
-@pytest.fixture(scope="module")
-def client(tiny_bundle_path: Path) -> Iterator[TestClient]:
-    mp = pytest.MonkeyPatch()
-    mp.setenv("RECALLGUARD_BUNDLE", str(tiny_bundle_path))
-    from service.service import RecallGuard
-
-    with TestClient(RecallGuard.to_asgi()) as c:
-        yield c
-    mp.undo()
+@pytest.fixture
+def client(service_client: TestClient) -> TestClient:
+    return service_client
 
 
 def screen(client: TestClient, listing: object) -> tuple[int, dict]:
@@ -120,6 +123,172 @@ def test_batch_limits(client: TestClient) -> None:
     assert 400 <= client.post("/screen_batch", json={"listings": []}).status_code < 500
     bad_item = [{"title": "fine"}, {"title": ""}]
     assert 400 <= client.post("/screen_batch", json={"listings": bad_item}).status_code < 500
+
+
+# -- issue 11: every edge holds ----------------------------------------------------------------
+def post_raw(client: TestClient, url: str, raw: str, ctype: str = "application/json") -> Any:
+    return client.post(url, content=raw.encode(), headers={"content-type": ctype})
+
+
+@pytest.mark.parametrize("url", ["/screen", "/screen_batch"])
+@pytest.mark.parametrize(
+    "listing",
+    [
+        '{"title": "\\u001f"}',
+        '{"title": "\\u001c\\u001d\\u001e"}',
+        '{"title": "Plush bear \\ud83d"}',
+        '{"title": "Wooden toy", "price": 1e999}',
+        '{"title": "Wooden toy", "price": NaN}',
+        '{"title": "Wooden toy", "price": -Infinity}',
+    ],
+)
+def test_hostile_listing_is_400_with_the_documented_shape(
+    client: TestClient, url: str, listing: str
+) -> None:
+    body = f'{{"listing": {listing}}}' if url == "/screen" else f'{{"listings": [{listing}]}}'
+    r = post_raw(client, url, body)
+    assert r.status_code == 400, r.text
+    data = r.json()
+    assert isinstance(data["error"], str) and isinstance(data["detail"], str), data
+
+
+@pytest.mark.parametrize("url", ["/screen", "/screen_batch", "/model_info"])
+@pytest.mark.parametrize(
+    "ctype", ["multipart/form-data", "multipart/form-data; boundary=xyz", "text/plain"]
+)
+def test_unsupported_content_type_is_415(client: TestClient, url: str, ctype: str) -> None:
+    body = '--xyz\r\nContent-Disposition: form-data; name="listing"\r\n\r\nx\r\n--xyz--\r\n'
+    r = post_raw(client, url, body, ctype)
+    assert r.status_code == 415, r.text
+    assert isinstance(r.json()["error"], str)
+
+
+def test_deep_json_is_400(client: TestClient) -> None:
+    r = post_raw(client, "/screen", '{"listing": ' + "[" * 1000 + "]" * 1000 + "}")
+    assert r.status_code == 400, r.text
+
+
+def test_one_bad_request_in_a_merged_batch_fails_only_itself(client: TestClient) -> None:
+    good = {"listings": [{"title": f"Wooden stacking toy {i}"} for i in range(4)]}
+    bad = '{"listings": [{"title": "\\u001f"}]}'
+
+    def call(i: int) -> int:
+        if i % 3 == 0:
+            return int(post_raw(client, "/screen_batch", bad).status_code)
+        return int(client.post("/screen_batch", json=good).status_code)
+
+    with ThreadPoolExecutor(max_workers=9) as pool:
+        statuses = list(pool.map(call, range(9)))
+    assert statuses == [400 if i % 3 == 0 else 200 for i in range(9)], statuses
+
+
+def test_spec_matches_the_answers(client: TestClient) -> None:
+    spec = client.get("/docs.json").json()
+    out = spec["paths"]["/screen"]["post"]["responses"]["200"]["content"]["application/json"]
+    props = out["schema"]["properties"]
+    assert props["match"]["nullable"] is True and props["match"]["type"] == "object"
+    assert props["review_item_id"]["nullable"] is True
+    allowed = client.post("/screen", json={"listing": {"title": "Schleich Tinker Mare"}}).json()
+    assert allowed["decision"] == "allow" and allowed["match"] is None
+    assert allowed["review_item_id"] is None
+    error = spec["components"]["schemas"]["InvalidArgument"]["properties"]
+    assert error["detail"]["type"] == "string"
+    bad = client.post("/screen", json={"listing": {"title": ""}}).json()
+    assert isinstance(bad["detail"], str)
+
+
+def test_verdict_schema_has_one_source() -> None:
+    from dataclasses import fields
+
+    from model.matching.verdict import Verdict
+    from service.schemas import VerdictOut
+
+    assert list(VerdictOut.model_fields) == [f.name for f in fields(Verdict)] + ["review_item_id"]
+
+
+def test_redirects_are_relative(client: TestClient) -> None:
+    r = client.get("/review", headers={"host": "evil.example"}, follow_redirects=False)
+    assert 300 <= r.status_code < 400
+    assert r.headers["location"] == "/review/", r.headers["location"]
+
+
+def test_screen_key_is_opt_in(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    from service.auth import KeyStore
+
+    store = KeyStore.from_env()
+    screen_key = store.create_key("screen", "platform-edge-test")
+    reviewer_key = store.create_key("reviewer", "rita-edge-test")
+    body = {"listing": {"title": "Schleich Tinker Mare"}}
+    assert client.post("/screen", json=body).status_code == 200  # off by default
+    monkeypatch.setenv("RECALLGUARD_REQUIRE_SCREEN_KEY", "true")
+    assert client.post("/screen", json=body).status_code == 401
+    assert client.post("/screen_batch", json={"listings": [body["listing"]]}).status_code == 401
+    as_reviewer = {"Authorization": f"Bearer {reviewer_key}"}
+    assert client.post("/screen", json=body, headers=as_reviewer).status_code == 403
+    ok = client.post("/screen", json=body, headers={"X-API-Key": screen_key})
+    assert ok.status_code == 200, ok.text
+
+
+def test_dev_key_goes_to_a_private_file_not_the_log(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    import logging
+    import stat
+
+    from model.settings import Settings
+    from service.worker import open_keys
+
+    monkeypatch.setenv("RECALLGUARD_DATA_HOME", str(tmp_path))
+    monkeypatch.delenv("RECALLGUARD_KEYS_FILE", raising=False)
+    monkeypatch.delenv("RECALLGUARD_API_KEYS", raising=False)
+    with caplog.at_level(logging.INFO):
+        open_keys(Settings.from_env())  # what the service runs at start-up
+    path = tmp_path / "dev-admin.key"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    key = path.read_text().strip()
+    assert key.startswith("rg_") and key not in caplog.text
+    assert str(path) in caplog.text  # the log names the file, never the key
+
+
+def test_review_database_is_private(client: TestClient) -> None:
+    import os
+    import stat
+
+    review_db = Path(os.environ["RECALLGUARD_DATA_HOME"]) / "review.sqlite3"
+    assert stat.S_IMODE(review_db.stat().st_mode) == 0o600
+
+
+# Schemathesis over the service's own OpenAPI spec: no 5xx, every answer as documented. Requests
+# go through the module's TestClient: BentoML's batching dispatcher is bound to its event loop.
+@pytest.mark.parametrize("mode", ["positive", "negative"])
+@pytest.mark.parametrize("path", ["/screen", "/screen_batch", "/model_info"])
+def test_schemathesis_screening_api(client: TestClient, path: str, mode: str) -> None:
+    schema = schemathesis.openapi.from_dict(client.get("/docs.json").json())
+    strategy = schema[path]["POST"].as_strategy(GenerationMode(mode))
+
+    @given(case=strategy)
+    @settings(
+        max_examples=25, deadline=None, suppress_health_check=list(HealthCheck),
+        derandomize=True, database=None,
+    )  # fmt: skip
+    def run(case: Any) -> None:
+        kwargs = case.as_transport_kwargs(base_url="http://testserver")
+        body = kwargs.pop("data", None)
+        response = client.request(
+            kwargs["method"], kwargs["url"], headers=kwargs.get("headers"),
+            params=kwargs.get("params"), json=kwargs.get("json"), content=body,
+        )  # fmt: skip
+        case.validate_response(response, checks=CHECKS)
+
+    run()
+
+
+CHECKS = [
+    not_a_server_error,
+    response_schema_conformance,
+    content_type_conformance,
+    status_code_conformance,
+]
 
 
 def test_screen_and_screen_batch_run_the_factory_screener(

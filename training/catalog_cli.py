@@ -15,7 +15,7 @@ from pathlib import Path
 
 from model.matching.bundle import Bundle
 from model.matching.normalise import normalise
-from model.runtime.ann import DEFAULT_NPROBE, IndexSpec
+from model.matching.vector_index import DEFAULT_NPROBE, IndexSpec
 from model.runtime.catalog import DB_FILE, Catalog, encoder_fingerprint
 from model.schema import Listing
 from model.settings import Settings
@@ -103,9 +103,51 @@ def cmd_index(args: argparse.Namespace) -> int:
         flush()
     progress.close()
     spec = catalog.checkpoint(IndexSpec("ivf", args.nlist, args.nprobe) if args.nlist else None)
-    print(f"catalogue: {added} added, {updated} updated, {same} unchanged; {len(catalog)} live "
-          f"listings, index {spec.kind}" + (f" (nlist {spec.nlist}, nprobe {spec.nprobe})"
-                                            if spec.kind == "ivf" else ""))  # fmt: skip
+    print(
+        f"catalogue: {added} added, {updated} updated, {same} unchanged; {len(catalog)} live "
+        f"listings, index {spec.kind}"
+        + (f" (nlist {spec.nlist}, nprobe {spec.nprobe})" if spec.kind == "ivf" else "")
+    )
+    return 0
+
+
+def cmd_shard(args: argparse.Namespace) -> int:
+    """Build the registered catalogue into `--shards` FAISS shard files on Ray (Ray Data)."""
+    import ray
+
+    from model.matching.vector_index import IndexSpec
+    from model.runtime.shards import CatalogSource, build_shards
+    from training.ray_screen import init_ray
+
+    if not (catalog_root() / DB_FILE).exists():
+        raise LookupError("no catalogue is registered; run `recallguard catalog index FILE`")
+    if args.shards < 1:
+        raise ValueError(f"--shards must be at least 1, got {args.shards}")
+    path, bundle = _load_bundle(args.bundle)
+    catalog = Catalog(catalog_root(), bundle.encoder.dim, encoder_fingerprint(path))
+    spec = (
+        IndexSpec(args.kind, args.nlist, args.nprobe, args.pq_m if args.kind == "ivfpq" else 0)
+        if args.nlist
+        else None
+    )
+    out = Path(args.out) if args.out else catalog_root() / "shards"
+    started = init_ray(args.address)
+    try:
+        manifest = build_shards(
+            CatalogSource(str(catalog.root), catalog.dim), out, args.shards, spec
+        )
+    finally:
+        if started:
+            ray.shutdown()
+    for s in manifest.shards:
+        print(
+            f"  {s.file}: {s.vectors} vectors, {s.kind} (nlist {s.nlist}), "
+            f"{s.bytes / 2**20:.1f} MiB, built in {s.build_s} s"
+        )
+    print(
+        f"{manifest.vectors} listings (up to write {manifest.seq}) in {len(manifest.shards)} "
+        f"shards under {out}"
+    )
     return 0
 
 
@@ -129,14 +171,38 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     queue = ReviewQueue.from_config(ReviewConfig.from_env())
     sweep_id = log.claim(index.entries[position], force=True)
     assert sweep_id is not None
-    record = log.run(sweep_id, screener, catalog, args.entry_id,
-                     lambda hit: queue.enqueue(hit.listing, hit.verdict)[0], k=args.k)  # fmt: skip
+    sharded, started = None, False
+    if args.sharded:  # search shard actors on Ray instead of the local index
+        from model.runtime.shards import ShardedIndex
+        from training.ray_screen import init_ray
+
+        started = init_ray(args.address)
+        sharded = ShardedIndex(Path(args.sharded))
+    try:
+        record = log.run(
+            sweep_id,
+            screener,
+            catalog,
+            args.entry_id,
+            lambda hit: queue.enqueue(hit.listing, hit.verdict)[0],
+            k=args.k,
+            index=sharded,
+        )
+    finally:
+        if sharded is not None:
+            sharded.close()
+        if started:
+            import ray
+
+            ray.shutdown()
     if args.json:
         print(json.dumps(record.to_dict(), indent=2, ensure_ascii=False))
         return 0
-    print(f"sweep {record.sweep_id} for {record.entry_id}: {record.candidates} candidates of "
-          f"{record.catalogue_size} listings; {record.blocks} block, {record.reviews} review "
-          f"(search {record.search_ms} ms, scoring {record.score_ms} ms)")  # fmt: skip
+    print(
+        f"sweep {record.sweep_id} for {record.entry_id}: {record.candidates} candidates of "
+        f"{record.catalogue_size} listings; {record.blocks} block, {record.reviews} review "
+        f"(search {record.search_ms} ms, scoring {record.score_ms} ms)"
+    )
     for hit in record.hits:
         item = f" -> review item {hit.review_item_id}" if hit.review_item_id else ""
         title = str(hit.listing.get("title", ""))[:70]
@@ -175,7 +241,24 @@ def register_catalog(subparsers: argparse._SubParsersAction) -> None:
     q.add_argument("--bundle", default=None)
     q.add_argument("--k", type=int, default=100, help="nearest listings per entry text")
     q.add_argument("--json", action="store_true")
+    q.add_argument("--sharded", default=None, help="shard folder: search its actors on Ray")
+    q.add_argument(
+        "--address", default=None, help="Ray cluster (default: $RAY_ADDRESS, else local)"
+    )
     q.set_defaults(func=cmd_sweep)
+
+    q = sub.add_parser("shard", help="build the catalogue into FAISS shards in parallel on Ray")
+    q.add_argument("--shards", type=int, default=2, help="number of shards (one actor each)")
+    q.add_argument("--out", default=None, help="shard folder (default: <catalogue>/shards)")
+    q.add_argument("--bundle", default=None)
+    q.add_argument("--kind", choices=("ivf", "ivfpq"), default="ivf", help="with --nlist")
+    q.add_argument("--nlist", type=int, default=0, help="IVF lists per shard (default: by size)")
+    q.add_argument("--nprobe", type=int, default=DEFAULT_NPROBE, help="IVF lists per query")
+    q.add_argument("--pq-m", type=int, default=48, help="IVF-PQ bytes per vector")
+    q.add_argument(
+        "--address", default=None, help="Ray cluster (default: $RAY_ADDRESS, else local)"
+    )
+    q.set_defaults(func=cmd_shard)
 
     q = sub.add_parser("info", help="how many listings, which index")
     q.set_defaults(func=cmd_info)

@@ -1,11 +1,12 @@
-"""Calibrate the cascade's lexical gate (model/cascade.py) on a bundle's own evaluation data.
+"""Select the threshold of the cascade's lexical gate (model/matching/cascade.py) on a bundle's own
+evaluation data.
 
 The gate may only let a listing through unscored if the full pipeline would have allowed it, so
 its threshold is learnt from the validation split (every listing the full pipeline escalates to
 review or block) and then checked on the test split, where misses must be zero. The splits,
 attacks and benign listings are regenerated exactly as the build made them (`make_examples`
 with the bundle's recorded build config), so a bundle built before the gate existed can be
-calibrated after the fact.
+given a gate threshold after the fact.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ def build_config_of(bundle: Bundle) -> BuildConfig:
     return BuildConfig(**fields)
 
 
-def calibrate_bundle(
+def fit_bundle_gate(
     bundle: Bundle, benign: Sequence[Listing], batch: int = 256, margin: float = DEFAULT_MARGIN
 ) -> GateFit:
     """Regenerate the bundle's valid/test examples, screen them in full, fit the gate.
@@ -76,7 +77,7 @@ def main() -> None:  # pragma: no cover - a manual helper: python -m training.ga
 
     bundle = Bundle.load(Path(sys.argv[1]))
     n = int(bundle.config.metrics.get("counts", {}).get("benign_listings", 10_000))
-    fit = calibrate_bundle(bundle, load_amazon_listings()[:n])
+    fit = fit_bundle_gate(bundle, load_amazon_listings()[:n])
     print(json.dumps(fit.to_config(), indent=2))
 
 

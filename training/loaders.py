@@ -22,14 +22,25 @@ from typing import Any
 
 from model.matching.identifiers import (
     canonical_id,
+    code_family,
     extract_asins,
     extract_gtins,
     extract_model_numbers,
     is_valid_gtin,
+    model_numbers_with_families,
 )
 from model.schema import MAX_TITLE_CHARS, BlocklistEntry, Listing
 from model.settings import Settings
-from training.recall_titles import clean_brand, clean_text, split_cpsc_title, vocabulary
+from training.recall_titles import (
+    clean_brand_aliases,
+    clean_text,
+    notice_aliases,
+    read_cpsc_title,
+    split_cpsc_title,
+    vocabulary,
+)
+
+__all__ = ["split_cpsc_title"]  # re-exported: older callers import it from here
 
 log = logging.getLogger(__name__)
 
@@ -39,15 +50,22 @@ RECALLRADAR_JSON = "us-recalls-recallradar/recalls.json"
 SPORTSGEAR_JSON = "cpsc-recalls-sportsgear-secondlook/recalls.json"
 EU_2025_CSV = "eu-safety-gate-tis2024/v2025-01-18_eu_alerts.csv"
 EU_2024_CSV = "eu-safety-gate-tis2024/v2024-12-07_eu_alerts.csv"
+CPSC_CSV_TITLE_CHARS = 140  # titles in CPSC_CSV were cut to this length
 AMAZON_CSV = "amazon-uk-toys-promptcloud/amazon_co-ecommerce_sample_reduced.csv"
 
 
 def _identifiers(
     text: str, models: Iterable[str] = (), gtins: Iterable[str] = ()
 ) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """Structured identifiers first, then those found in the text; ASINs go with model numbers."""
-    found_models = [canonical_id(m) for m in models] + extract_asins(text)
-    found_models += extract_model_numbers(text)
+    """Structured identifiers first, then those found in the text; ASINs go with model numbers.
+
+    Each model code is kept in full and in its family forms (`code_family`: KY-E008 and E008,
+    SL712-202201 and SL712), since a notice and a listing often shorten a code differently.
+    """
+    found_models = []
+    for m in models:
+        found_models += [canonical_id(m), *code_family(m)]
+    found_models += extract_asins(text) + model_numbers_with_families(text)
     found_gtins = [g.zfill(14) for g in gtins] + extract_gtins(text)
     return tuple(dict.fromkeys(m for m in found_models if len(m) >= 3)), tuple(
         dict.fromkeys(found_gtins)
@@ -118,16 +136,21 @@ def _cpsc_entries(rows: list[tuple[str, dict[str, Any]]]) -> list[BlocklistEntry
     vocab = vocabulary(f"{r['description']} {r['hazard']}" for _, r in rows)
     out = []
     for where, r in rows:
-        brand, product = split_cpsc_title(r["title"], vocab)
+        brand, product, aliases = read_cpsc_title(
+            r["title"], vocab, r["description"], title_cut=r.get("title_cut", False)
+        )
         text = "\n".join((r["title"], r.get("name", ""), r["description"]))
         models, gtins = _identifiers(text, r.get("models", ()), r.get("upcs", ()))
         fields = {k: r[k] for k in ("description", "hazard", "recall_date", "url")}
         entry_id = _cpsc_id(r["id"], where)
         name = r.get("name") or product
-        brand = brand or clean_brand(r.get("maker"))
+        if not brand:
+            brand, maker_aliases = clean_brand_aliases(r.get("maker"))
+            aliases = (*aliases, *maker_aliases)
+        aliases = tuple(a for a in dict.fromkeys(aliases) if a.lower() != brand.lower())
         out.append(
             _entry(where, entry_id=entry_id, source="cpsc", product_name=name, brand=brand,
-                   model_numbers=models, gtins=gtins, **fields)
+                   model_numbers=models, gtins=gtins, aliases=aliases, **fields)
         )  # fmt: skip
     return out
 
@@ -142,6 +165,8 @@ def load_cpsc_csv(path: Path) -> list[BlocklistEntry]:
                 "description": clean_text(r["description"]), "hazard": clean_text(r["hazards"]),
                 "recall_date": clean_text(r["recall_date"]), "url": clean_text(r["url"]),
                 "maker": r.get("manufacturer"),
+                # the snapshotter kept 140 characters of a title (data/README.md)
+                "title_cut": len(clean_text(r["title"])) >= CPSC_CSV_TITLE_CHARS - 2,
             })
             for line, r in rows
         ]
@@ -221,13 +246,16 @@ def load_eu_alerts(path: Path) -> list[BlocklistEntry]:
             f"{generic}\n{specific}", models, [b for b in barcodes if is_valid_gtin(b)]
         )
         category = re.sub(r"\bchildrens\b", "children's", clean_text(r.get("product_category")))
+        brand, aliases = clean_brand_aliases(r["brand"])
+        aliases = tuple(dict.fromkeys((*aliases, *notice_aliases(specific))))
         out.append(
             _entry(
                 where,
                 entry_id=f"eu-{alert}",
                 source="eu",
                 product_name=_eu_name(generic, specific),
-                brand=clean_brand(r["brand"]),
+                brand=brand,
+                aliases=tuple(a for a in aliases if a.lower() != brand.lower()),
                 model_numbers=models_t,
                 gtins=gtins_t,
                 description=specific,
@@ -262,6 +290,11 @@ def merge_entries(entries: Iterable[BlocklistEntry]) -> list[BlocklistEntry]:
             recall_date=first.recall_date or e.recall_date,
             url=first.url or e.url,
             category=first.category or e.category,
+            aliases=tuple(
+                a
+                for a in dict.fromkeys(first.aliases + e.aliases)
+                if a.lower() != (first.brand or e.brand).lower()
+            ),
         )
     return sorted(merged.values(), key=lambda x: x.entry_id)
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from model.matching.candidates import CandidateSearch, Found, candidate_probabilities
+from model.matching.candidates import CandidateSearch, CandidateSet, candidate_probabilities
 from model.matching.classifier import MatchClassifier
 from model.matching.features import FEATURE_NAMES, EntryView, candidate_features
 from model.matching.index import entry_identifiers, entry_texts
@@ -71,7 +71,7 @@ def _group(pairs: Sequence[LabelledPair]) -> tuple[list[LabelledPair], list[int]
 
 def find_listings(
     search: CandidateSearch, pairs: Sequence[LabelledPair], batch: int = 256, desc: str = "pairs"
-) -> tuple[list[Found], list[int]]:
+) -> tuple[list[CandidateSet], list[int]]:
     heads, which = _group(pairs)
     return find_all(search, [p.listing for p in heads], batch, desc), which
 
@@ -155,7 +155,7 @@ def _direct_scores(
     search: CandidateSearch,
     classifier: MatchClassifier,
     pairs: Sequence[LabelledPair],
-    found: Sequence[Found],
+    found: Sequence[CandidateSet],
 ) -> np.ndarray:
     """Score entries outside the index as one more candidate of their listing."""
     listing_vecs = search.encoder.encode([f.view.text for f in found])

@@ -129,9 +129,15 @@ def _alarms(report: dict[str, Any]) -> list[str]:
 
 
 def markdown(report: dict[str, Any]) -> str:
+    from training.report_realworld import markdown as realworld_markdown
+
     c = report["counts"]
+    real = report.get("realworld")
     lines = [
         f"# Evaluation report: bundle {report['bundle']['version']}",
+        "",
+        *(realworld_markdown(real) if real else ["Real listings: not measured in this run.", ""]),
+        "## Synthetic attack suite",
         "",
         f"Created {report['created']} on held-out data only: {c['attacked_listings']} attacked "
         f"listings of {c['test_entries']} test-split recalls (every tactic, attack seed "
@@ -141,26 +147,26 @@ def markdown(report: dict[str, Any]) -> str:
         "A hit needs the correct recall as the top match. Baseline cut-offs were tuned on "
         f"{c['tuning_listings']} validation-split listings with the model's own threshold rule.",
         "",
-        "## Targets",
+        "### Targets (synthetic suite)",
         "",
         *_targets(report),
-        "## Model vs baselines (same listings, same run)",
+        "### Model vs baselines (same listings, same run)",
         "",
         *_systems(report),
-        "## Recall per tactic (correct recall)",
+        "### Recall per tactic (correct recall)",
         "",
         *_tactics(report),
-        "## Plots",
+        "### Plots",
         "",
         *[f"![{p}]({p})" for p in PLOTS],
         "",
-        f"## Worst misses (model, {len(report['worst_misses'])} shown)",
+        f"### Worst misses (model, {len(report['worst_misses'])} shown)",
         "",
         *_misses(report),
-        "## Highest-scored benign listings (model)",
+        "### Highest-scored benign listings (model)",
         "",
         *_alarms(report),
-        "## Definitions",
+        "### Definitions",
         "",
         "- recall @block / @review: share of attacked listings whose top candidate is the "
         "recall they disguise and whose score reaches that threshold.",

@@ -11,6 +11,7 @@ format, bad CSV header, unknown model).
 from __future__ import annotations
 
 import argparse
+import codecs
 import csv
 import json
 import math
@@ -27,6 +28,7 @@ from pydantic import ValidationError
 
 from model.matching.verdict import DECISIONS
 from model.schema import Listing
+from model.validation import loads
 from service.schemas import ListingIn
 
 if TYPE_CHECKING:  # the screener pulls in torch and scikit-learn: only when a run starts
@@ -106,14 +108,15 @@ def to_listing(record: Any, line: int) -> Listing | BadRow:
         return BadRow(line, str(exc))
 
 
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not valid JSON")
-
-
 def read_jsonl(path: Path) -> Iterator[Listing | BadRow]:
-    """One listing per non-blank line; blank lines are ignored, not errors."""
+    """One listing per non-blank line; blank lines are ignored, not errors. A UTF-8 byte-order
+    mark at the start of the file is skipped (editors on Windows write one), and each line is
+    parsed by the shared strict rules (`model.validation.loads`: finite numbers, bounded depth).
+    """
     with open(path, "rb") as fh:
         for line, raw in enumerate(fh, start=1):
+            if line == 1 and raw.startswith(codecs.BOM_UTF8):
+                raw = raw[len(codecs.BOM_UTF8) :]
             if not raw.strip():
                 continue
             try:
@@ -122,7 +125,7 @@ def read_jsonl(path: Path) -> Iterator[Listing | BadRow]:
                 yield BadRow(line, "line is not valid UTF-8")
                 continue
             try:
-                record = json.loads(text, parse_constant=_reject_constant)
+                record = loads(text, "line")
             except ValueError as exc:
                 yield BadRow(line, f"bad JSON: {exc}")
                 continue
@@ -253,7 +256,15 @@ def screen_file(
     return ScreenSummary(dict(decisions), bad, time.perf_counter() - start)
 
 
+def fmt_is_parquet(args: argparse.Namespace) -> bool:
+    return args.format == "parquet" or Path(args.input).suffix.lower() == ".parquet"
+
+
 def cmd_screen(args: argparse.Namespace) -> int:
+    if args.engine == "ray":
+        from training.ray_screen import cmd_screen_ray
+
+        return cmd_screen_ray(args)
     source, target = Path(args.input), Path(args.output)
     if not source.is_file():
         raise UsageError(f"input file {source} does not exist")
@@ -263,6 +274,9 @@ def cmd_screen(args: argparse.Namespace) -> int:
         raise UsageError(f"--output {target} is a folder; give a file name")
     if not target.parent.is_dir():
         raise UsageError(f"output folder {target.parent} does not exist")
+    args.batch_size = 512 if args.batch_size is None else args.batch_size
+    if fmt_is_parquet(args):
+        raise UsageError("Parquet input needs --engine ray")
     if args.batch_size < 1:
         raise UsageError(f"--batch-size must be at least 1, got {args.batch_size}")
     fmt = file_format(source, args.format)
@@ -292,10 +306,35 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "line). Exit status 0: all rows screened; 1: some rows skipped; 2: usage error."
         ),
     )
-    p.add_argument("--input", required=True, help="listings: .jsonl/.ndjson/.json or .csv")
-    p.add_argument("--output", required=True, help="verdicts, one JSON object per line")
+    p.add_argument(
+        "--input",
+        required=True,
+        help="listings: .jsonl/.ndjson/.json or .csv (ray: also .parquet, a folder or a glob)",
+    )
+    p.add_argument(
+        "--output",
+        required=True,
+        help="local: a JSONL file of verdicts; ray: a folder (<input>.parquet per input file)",
+    )
     p.add_argument("--model", default=None, help="bundle folder or store tag (default: latest)")
-    p.add_argument("--format", choices=("jsonl", "csv"), default=None, help="override extension")
-    p.add_argument("--batch-size", type=int, default=512, help="listings per screening call")
+    p.add_argument(
+        "--format", choices=("jsonl", "csv", "parquet"), default=None, help="override extension"
+    )
+    p.add_argument(
+        "--batch-size", type=int, default=None, help="listings per screening call (512; ray 256)"
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument(
+        "--engine",
+        choices=("local", "ray"),
+        default="local",
+        help="local: this process; ray: Ray Data on a local or existing Ray cluster",
+    )
+    ray = p.add_argument_group("--engine ray")
+    ray.add_argument(
+        "--address", default=None, help="Ray cluster (default: $RAY_ADDRESS, else local)"
+    )
+    ray.add_argument("--concurrency", type=int, default=2, help="screening actors")
+    ray.add_argument("--num-cpus", type=float, default=1.0, help="CPUs per actor (torch threads)")
+    ray.add_argument("--jsonl", action="store_true", help="also write <input>.jsonl per input")
     p.set_defaults(func=cmd_screen)

@@ -29,8 +29,9 @@ def _once(text: str) -> str:
 
 
 @dataclass(frozen=True)
-class Found:
-    """One listing's candidates: entry positions, cosines and one feature row per candidate."""
+class CandidateSet:
+    """The candidate set of one listing (candidate generation's output): entry positions,
+    cosines and one pair-feature row per candidate."""
 
     view: ListingView
     entries: list[int]
@@ -38,7 +39,7 @@ class Found:
     features: np.ndarray
 
     @classmethod
-    def empty(cls, view: ListingView) -> Found:
+    def empty(cls, view: ListingView) -> CandidateSet:
         """No candidates (the gate cleared the listing): nothing to score."""
         return cls(
             view,
@@ -46,6 +47,10 @@ class Found:
             np.zeros(0, dtype=np.float32),
             np.zeros((0, len(FEATURE_NAMES)), dtype=np.float32),
         )
+
+
+# The old name, kept while training/build.py (being rewritten on another branch) still uses it.
+Found = CandidateSet
 
 
 class CandidateSearch:
@@ -77,11 +82,11 @@ class CandidateSearch:
         """Each listing's view (normalised text, words, identifiers), prepared once."""
         return [ListingView.of(listing, self.index.by_identifier) for listing in listings]
 
-    def find(self, listings: Sequence[Listing]) -> list[Found]:
+    def find(self, listings: Sequence[Listing]) -> list[CandidateSet]:
         """The candidate set of each listing."""
         return self.find_views(self.prepare(listings))
 
-    def find_views(self, views: Sequence[ListingView]) -> list[Found]:
+    def find_views(self, views: Sequence[ListingView]) -> list[CandidateSet]:
         """The candidate set of each prepared listing (`prepare`): one encoder call for all."""
         if not views:
             return []
@@ -89,7 +94,7 @@ class CandidateSearch:
         hits = self.index.search(vectors, self.k)
         out = []
         for view, vector, found in zip(views, vectors, hits, strict=True):
-            entries = [h.entry for h in found]
+            entries = [h.id for h in found]
             cosines = [h.similarity for h in found]
             # An exact identifier is evidence enough to score an entry the vectors missed.
             # So is a rare brand: padding or another language can push it out of the top k.
@@ -98,16 +103,16 @@ class CandidateSearch:
                 entries.append(extra)
                 cosines.append(self.index.similarity(vector, extra))
             features = candidate_features(view, [self.entry_views[e] for e in entries], cosines)
-            out.append(Found(view, entries, np.asarray(cosines, dtype=np.float32), features))
+            out.append(CandidateSet(view, entries, np.asarray(cosines, dtype=np.float32), features))
         return out
 
     @staticmethod
-    def stack(found: Sequence[Found]) -> np.ndarray:
+    def stack(found: Sequence[CandidateSet]) -> np.ndarray:
         rows = [f.features for f in found if len(f.features)]
         return np.vstack(rows) if rows else np.zeros((0, len(FEATURE_NAMES)), dtype=np.float32)
 
 
-def candidate_probabilities(classifier: Any, found: Sequence[Found]) -> list[np.ndarray]:
+def candidate_probabilities(classifier: Any, found: Sequence[CandidateSet]) -> list[np.ndarray]:
     """Calibrated P(match) for every candidate of every listing, in one classifier call.
 
     Shared by screening, building and pair evaluation so all three score exactly alike; the

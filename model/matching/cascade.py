@@ -7,7 +7,7 @@ texts the index embeds) and sends it on to the full pipeline when that score rea
 threshold or when any of its identifiers is in the blocklist; everything else is allowed at
 once.
 
-The threshold is never a constant in code: `calibrate` takes it from held-out validation
+The threshold is never a constant in code: `select_threshold` takes it from held-out validation
 listings as `margin` times the lowest gate score of any listing the full pipeline sent to review
 or block (so the gate would have lost none of them), and `measure` checks it on a further split.
 Character trigrams survive typos, leetspeak, homoglyphs and spacing tricks after `normalise`,
@@ -63,7 +63,7 @@ class LexicalGate:
 
 
 @dataclass(frozen=True)
-class GateCalibration:
+class GateThreshold:
     """The threshold and what it was derived from (stored in the bundle's config)."""
 
     gate: str
@@ -91,12 +91,12 @@ class GateReport:
         return self.benign_cleared / self.benign if self.benign else 0.0
 
 
-def calibrate(
+def select_threshold(
     scores: np.ndarray,
     identifier_hits: np.ndarray,
     reaches_review: np.ndarray,
     margin: float = DEFAULT_MARGIN,
-) -> GateCalibration:
+) -> GateThreshold:
     """Threshold = margin x the lowest gate score among listings the full pipeline escalated.
 
     Listings with a blocklist identifier always pass the gate, so they do not constrain it.
@@ -106,9 +106,9 @@ def calibrate(
         raise ValueError(f"margin must be in (0, 1], got {margin}")
     relevant = np.asarray(reaches_review, bool) & ~np.asarray(identifier_hits, bool)
     if not relevant.any():
-        return GateCalibration(GATE_NAME, 0.0, margin, 0.0, 0)
+        return GateThreshold(GATE_NAME, 0.0, margin, 0.0, 0)
     lowest = float(np.min(np.asarray(scores)[relevant]))
-    return GateCalibration(GATE_NAME, margin * lowest, margin, lowest, int(relevant.sum()))
+    return GateThreshold(GATE_NAME, margin * lowest, margin, lowest, int(relevant.sum()))
 
 
 def passes(scores: np.ndarray, identifier_hits: np.ndarray, threshold: float) -> np.ndarray:
@@ -136,14 +136,14 @@ def measure(
 
 @dataclass(frozen=True)
 class GateFit:
-    """Calibration on valid, report on test: what `BundleConfig.cascade` should hold."""
+    """Threshold selected on valid, report on test: what `BundleConfig.cascade` should hold."""
 
-    calibration: GateCalibration
+    selection: GateThreshold
     test: GateReport
 
     def to_config(self) -> dict[str, Any]:
         return {
-            **asdict(self.calibration),
+            **asdict(self.selection),
             "test_reviewed": self.test.reviewed,
             "test_missed": self.test.missed,
             "test_benign_cleared_fraction": round(self.test.cleared_fraction, 4),
@@ -163,7 +163,7 @@ def fit_gate(
 
     `*_reach`: whether the full pipeline sent each listing to review or block.
     """
-    cal = calibrate(
+    selected = select_threshold(
         gate.scores([v.text for v in valid_views]),
         gate.identifier_hits(valid_views),
         valid_reach,
@@ -174,13 +174,13 @@ def fit_gate(
         gate.identifier_hits(test_views),
         test_reach,
         test_benign,
-        cal.threshold,
+        selected.threshold,
     )
-    return GateFit(cal, report)
+    return GateFit(selected, report)
 
 
 def bundle_gate_threshold(bundle: Bundle) -> float | None:
-    """The calibrated threshold a bundle carries (`config.cascade`), if it is for this gate."""
+    """The selected threshold a bundle carries (`config.cascade`), if it is for this gate."""
     cascade = getattr(bundle.config, "cascade", None) or {}
     if cascade.get("gate") != GATE_NAME:
         return None
@@ -188,7 +188,7 @@ def bundle_gate_threshold(bundle: Bundle) -> float | None:
 
 
 class GateStage:
-    """The lexical gate at its calibrated threshold, as a stage of `Screener` (its `Gate`)."""
+    """The lexical gate at its selected threshold, as a stage of `Screener` (its `Gate`)."""
 
     name = GATE_NAME
 
@@ -209,7 +209,7 @@ class CascadeScreener(Screener):
     listings are the full pipeline's own. A cleared listing is `allow` with probability 0 and
     no candidates: nothing in the blocklist was close enough to be worth scoring.
 
-    `threshold=None` takes the bundle's calibrated threshold; without one the gate is off and
+    `threshold=None` takes the bundle's selected threshold; without one the gate is off and
     this is exactly a `Screener`.
     """
 
@@ -223,5 +223,5 @@ class CascadeScreener(Screener):
 def make_screener(bundle: Bundle) -> Screener:
     """The one screener factory: what every entry point (CLI, `/screen`, `/screen_batch`,
     catalogue sweeps, evaluation) screens a bundle with. The cascade when the bundle carries a
-    calibrated gate threshold (`config.cascade`), the plain pipeline otherwise."""
+    selected gate threshold (`config.cascade`), the plain pipeline otherwise."""
     return CascadeScreener(bundle)

@@ -95,6 +95,10 @@ _LIST_WORDS = frozenset({"and", "or", "to"})
 _CUE_GAP = re.compile(r"[\s.:#\"'“”‘’(=\-–]{1,6}")
 _LIST_GAP = re.compile(r"\s*[,/;&+]\s*|\s+")
 _CURRENCY = ("$", "£", "€", "¥")
+_LETTER_CODE = re.compile(r"[A-Z]{1,4}(?:-[A-Z]{1,4})+")  # "OM-TD": hyphenated upper-case parts
+_CODE_PARTS = re.compile(r"[-._ ]+")
+# A year or a day+month at the start reads as a date or batch code, not a product family.
+_DATE_LED = re.compile(r"(?:19|20)\d\d|\d{0,2}(?:JAN|FEB|MAR|APR|MAY|JUN|JUL|AUG|SEP|OCT|NOV|DEC)")
 _BARCODE_CUES = frozenset({"EAN", "EAN8", "EAN13", "UPC", "UPCA", "GTIN", "GTIN8", "BARCODE"})
 _VOWELS = frozenset("AEIOUYaeiouy")
 
@@ -258,6 +262,13 @@ def _is_cue(toks: list[_Tok], i: int) -> int:
     return used
 
 
+def _letter_code(raw: str) -> bool:
+    """Hyphenated upper-case letter parts, one of them vowel-less: "OM-TD" (not "NO-GO")."""
+    if not _LETTER_CODE.fullmatch(raw):
+        return False
+    return any(not any(c in _VOWELS for c in part) for part in raw.split("-"))
+
+
 def _accept(raw: str, canon: str, cue: bool, next_tok: _Tok | None) -> bool:
     """Whether a candidate is specific enough to be trusted as a model/SKU/item number."""
     if len(raw) > _MAX_TOKEN_CHARS or not (3 if cue else 4) <= len(canon) <= _MAX_ID_CHARS:
@@ -283,9 +294,10 @@ def _accept(raw: str, canon: str, cue: bool, next_tok: _Tok | None) -> bool:
     if len(canon) == 10 and canon.startswith("B0") and (raw.isupper() or raw.islower()):
         return False  # an ASIN: reported by extract_asins
     if not any(c.isdigit() for c in canon):
-        # Letters only: only after a cue and only vowel-less ("TB-MZWJ", "MGC"), since all-caps
-        # titles are full of ordinary words ("TRAIN SET TRACK LIGHT") that follow cue words.
-        return cue and not any(c in _VOWELS for c in canon)
+        # Letters only: only after a cue, and only vowel-less ("TB-MZWJ", "MGC") or upper-case
+        # short parts joined by hyphens ("OM-TD"), since all-caps titles are full of ordinary
+        # words ("TRAIN SET TRACK LIGHT") that follow cue words.
+        return cue and (not any(c in _VOWELS for c in canon) or _letter_code(raw))
     return cue or bool(_FNSKU.fullmatch(canon)) or not _word_like(raw)
 
 
@@ -304,6 +316,8 @@ def _fragment(tok: _Tok) -> bool:
         return True
     if low in _UNIT_SET:  # "32 x 28 cm" is a size, not a three-part code
         return False
+    if _letter_code(tok.raw):
+        return True  # "OM-TD"
     return (tok.raw.isupper() and len(tok.canon) <= 3) or not any(c in _VOWELS for c in tok.canon)
 
 
@@ -380,6 +394,51 @@ def _models(toks: list[_Tok]) -> list[str]:
         if not tok.gap.endswith(_CURRENCY) and _accept(tok.raw, tok.canon, False, nxt):
             out.setdefault(tok.canon, idx)
     return sorted(out, key=out.__getitem__)
+
+
+def code_family(raw: str) -> tuple[str, ...]:
+    """Shorter forms of one model code that notices and listings also use, canonical.
+
+    A notice may give a code in full where a listing shortens it, or the other way round:
+    ``KY-E008`` / ``E008`` (a short letter prefix dropped), ``SL712-202201`` / ``SL712`` (a date
+    or batch suffix dropped), ``AJ0192-Y-3`` / ``AJ0192``. Returned: the family forms only (not
+    the full code), each a code on its own (``_accept``: 4+ characters mixing letters and
+    digits, not a quantity, standard or year). ``()`` for a code with one part.
+    """
+    if not isinstance(raw, str):
+        return ()
+    parts = [p for p in _CODE_PARTS.split(raw.strip()) if p]
+    if len(parts) < 2:
+        return ()
+    full = canonical_id(raw)
+    out: dict[str, None] = {}
+    for k in range(1, len(parts)):  # the shortest prefix that is a code: "AJ0192" of AJ0192-Y-3
+        cand = "-".join(parts[:k])
+        canon = canonical_id(cand)
+        if canon.isdigit() or canon.isalpha() or _DATE_LED.match(canon):
+            continue
+        if _accept(cand, canon, False, None):
+            out.setdefault(canon, None)
+            break
+    if len(parts) == 2 and len(parts[0]) <= 3 and parts[0].isalpha():  # "KY-E008" -> "E008"
+        rest = parts[1]
+        canon = canonical_id(rest)
+        if rest[:1].isalpha() and not canon.isalpha() and _accept(rest, canon, False, None):
+            out.setdefault(canon, None)
+    out.pop(full, None)
+    return tuple(out)
+
+
+def model_numbers_with_families(text: str) -> list[str]:
+    """`extract_model_numbers` followed by the `code_family` forms of each code found."""
+    toks = _tokens(text)
+    found = _models(toks)
+    raw_of = {t.canon: t.raw for t in toks}
+    out = dict.fromkeys(found)
+    for canon in found:
+        for fam in code_family(raw_of.get(canon, "")):
+            out.setdefault(fam, None)
+    return list(out)
 
 
 def extract_identifiers(text: str) -> frozenset[str]:

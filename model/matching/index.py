@@ -7,28 +7,19 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
-import faiss
 import numpy as np
 
 from model.matching.encoder import Encoder
 from model.matching.identifiers import canonical_id
 from model.matching.normalise import normalise
+from model.matching.vector_index import Hit, IndexSpec, VectorIndex
 from model.schema import BlocklistEntry
 
 INDEX_FILE = "index.faiss"
 ENTRIES_FILE = "entries.jsonl"
 ROWS_FILE = "rows.json"
-
-
-@dataclass(frozen=True)
-class Hit:
-    """One candidate entry for one query, with the best cosine over that entry's texts."""
-
-    entry: int
-    similarity: float
 
 
 def entry_identifiers(entry: BlocklistEntry) -> frozenset[str]:
@@ -49,7 +40,7 @@ class BlocklistIndex:
     """Entries, their embedded text rows, and an identifier → entries map."""
 
     def __init__(
-        self, entries: Sequence[BlocklistEntry], rows: Sequence[int], index: faiss.Index
+        self, entries: Sequence[BlocklistEntry], rows: Sequence[int], index: VectorIndex
     ) -> None:
         if index.ntotal != len(rows):
             raise ValueError(f"index has {index.ntotal} vectors but {len(rows)} row labels")
@@ -67,7 +58,7 @@ class BlocklistIndex:
 
     @property
     def dim(self) -> int:
-        return int(self.index.d)
+        return self.index.dim
 
     def __len__(self) -> int:
         return len(self.entries)
@@ -84,10 +75,7 @@ class BlocklistIndex:
                 texts.append(text)
                 rows.append(i)
         vectors = encoder.encode(texts) if texts else np.zeros((0, encoder.dim), np.float32)
-        index = faiss.IndexFlatIP(encoder.dim)
-        if len(vectors):
-            index.add(np.ascontiguousarray(vectors, dtype=np.float32))
-        return cls(entries, rows, index)
+        return cls(entries, rows, VectorIndex.build(IndexSpec("flat"), vectors))
 
     def with_changes(
         self,
@@ -111,11 +99,7 @@ class BlocklistIndex:
         position[keep] = np.arange(len(keep))
         kept_rows = position[self.rows]
         mask = kept_rows >= 0
-        old = (
-            self.index.reconstruct_n(0, self.index.ntotal)
-            if self.index.ntotal
-            else np.zeros((0, self.dim), np.float32)
-        )
+        old = self.index.reconstruct(np.arange(self.index.ntotal))
         texts: list[str] = []
         rows: list[int] = [int(r) for r in kept_rows[mask]]
         for j, entry in enumerate(upserts):
@@ -125,10 +109,8 @@ class BlocklistIndex:
         new = encoder.encode(texts) if texts else np.zeros((0, self.dim), np.float32)
         if new.shape[1] != self.dim:
             raise ValueError(f"encoder gives {new.shape[1]}-d vectors; the index holds {self.dim}")
-        index = faiss.IndexFlatIP(self.dim)
         vectors = np.vstack([old[mask], new]).astype(np.float32, copy=False)
-        if len(vectors):
-            index.add(np.ascontiguousarray(vectors))
+        index = VectorIndex.build(IndexSpec("flat"), vectors)
         entries = [self.entries[i] for i in keep] + list(upserts)
         return BlocklistIndex(entries, rows, index)
 
@@ -140,12 +122,10 @@ class BlocklistIndex:
         return None
 
     def search(self, vectors: np.ndarray, k: int) -> list[list[Hit]]:
-        """Top-k distinct entries per query vector, best text row per entry."""
-        if self.index.ntotal == 0:
-            return [[] for _ in range(len(vectors))]
+        """Top-k distinct entries per query vector (n, dim), best first: `Hit.id` is the entry's
+        position, `Hit.similarity` the cosine of its best text row."""
         # Ask for more rows than entries wanted: one entry owns up to three rows.
-        n_rows = min(self.index.ntotal, k * 4)
-        sims, idx = self.index.search(np.ascontiguousarray(vectors, dtype=np.float32), n_rows)
+        sims, idx = self.index.search_arrays(vectors, k * 4)
         out: list[list[Hit]] = []
         for row_sims, row_idx in zip(sims, idx, strict=True):
             best: dict[int, float] = {}
@@ -168,18 +148,15 @@ class BlocklistIndex:
 
     def vectors_of(self, entry: int) -> np.ndarray:
         """The stored embeddings of one entry's texts (one row per text)."""
-        row_ids = np.flatnonzero(self.rows == entry)
-        return np.vstack([self.index.reconstruct(int(r)) for r in row_ids])
+        return self.index.reconstruct(np.flatnonzero(self.rows == entry))
 
     def similarity(self, vector: np.ndarray, entry: int) -> float:
         """Cosine between a query and an entry's best row (for entries found by identifier only)."""
-        row_ids = np.flatnonzero(self.rows == entry)
-        stored = np.vstack([self.index.reconstruct(int(r)) for r in row_ids])
-        return float(np.max(stored @ vector))
+        return float(np.max(self.vectors_of(entry) @ vector))
 
     def save(self, path: Path) -> None:
         path.mkdir(parents=True, exist_ok=True)
-        faiss.write_index(self.index, str(path / INDEX_FILE))
+        self.index.save(path / INDEX_FILE)
         with open(path / ENTRIES_FILE, "w", encoding="utf-8") as fh:
             for entry in self.entries:
                 fh.write(json.dumps(entry.to_dict(), ensure_ascii=False) + "\n")
@@ -193,4 +170,4 @@ class BlocklistIndex:
             if line.strip()
         ]
         rows = json.loads((path / ROWS_FILE).read_text())
-        return cls(entries, rows, faiss.read_index(str(path / INDEX_FILE)))
+        return cls(entries, rows, VectorIndex.load(path / INDEX_FILE))

@@ -28,6 +28,12 @@ always folded. Where the data maps a capital I-like letter to ``l`` we use ``I``
 
 Leetspeak has no maintained library, so it is the one small hand table (``_LEET``).
 
+Units (issue 10: sellers write "14-Ounce", notices "14 oz"; "10,000mAh" and "10000 mAh"): in
+the matching form a number's thousands commas are dropped and a unit after a number is split
+off and spelled one way (``_UNITS``: ounce/ounces/oz → oz, inch/inches → in, pieces/pcs → pcs,
+…), so ``14-Ounce`` and ``14 oz`` both read ``14 oz``. Sizes glued to a dimension (``7x7x7cm``)
+are left alone. ``pint``/``quart`` and other rare units are left as written.
+
 Speed: translation tables are lazily-filled dicts (``str.translate`` runs in C and each distinct
 code point is classified once), regexes are precompiled and linear (single-character alternations,
 possessive quantifiers, fixed-width lookarounds), and pure-ASCII input skips the Unicode work.
@@ -196,7 +202,9 @@ _DIMENSION = re.compile(r"\d+(?:x\d+)+[a-z]{0,4}")
 
 
 def _is_leet(core: str) -> bool:
-    """The documented rule: a token is leetspeak iff it has >= 2 letters, a leet run sits between
+    """Whether the token `core` is leetspeak.
+
+    The documented rule: a token is leetspeak iff it has >= 2 letters, a leet run sits between
     two letters ("falc0n", "w4rs", "l3g0"), it has no other digit (2 6 8 9) and no two different
     adjacent digits ("0192", "49", "12" mark codes and quantities; "b00k" is fine), and it is not a
     dimension ("7x7x7", "5x5cm"). Then every leet character in it is substituted. Known cost:
@@ -244,21 +252,66 @@ def _join_spaced(m: re.Match[str]) -> str:
     return m.group().translate(_SPACED_SEPARATORS)
 
 
+# --- units -------------------------------------------------------------------------------------
+_UNITS = {
+    **dict.fromkeys(("oz", "ounce", "ounces", "onzas"), "oz"),
+    **dict.fromkeys(("lb", "lbs", "pound", "pounds"), "lb"),
+    **dict.fromkeys(("inch", "inches", "in"), "in"),
+    **dict.fromkeys(("ft", "foot", "feet"), "ft"),
+    **dict.fromkeys(("mah",), "mah"),
+    **dict.fromkeys(("wh",), "wh"),
+    **dict.fromkeys(("mm", "millimeter", "millimeters", "millimetre", "millimetres"), "mm"),
+    **dict.fromkeys(("cm", "centimeter", "centimeters", "centimetre", "centimetres"), "cm"),
+    **dict.fromkeys(("ml", "milliliter", "milliliters", "millilitre", "millilitres"), "ml"),
+    **dict.fromkeys(("kg", "kgs", "kilogram", "kilograms", "kilo", "kilos"), "kg"),
+    **dict.fromkeys(("v", "volt", "volts"), "volt"),  # never one letter: see _SPACED
+    **dict.fromkeys(("w", "watt", "watts"), "watt"),
+    **dict.fromkeys(("pc", "pcs", "piece", "pieces"), "pcs"),
+    **dict.fromkeys(("pk", "pack", "packs"), "pack"),
+}
+# A number (not glued to a letter, digit or dimension "x" before it), an optional "-" or space,
+# then a unit word that ends there: "14-ounce", "10000mah", "3 pieces", "1.5 oz".
+_UNIT_AFTER_NUMBER = re.compile(
+    r"(?<![a-z0-9.])(\d+(?:\.\d+)?) ?-? ?("
+    + "|".join(sorted(_UNITS, key=len, reverse=True))
+    + r")(?![a-z0-9])"
+)
+_THOUSANDS = re.compile(r"(?<![\d,.])\d{1,3}(?:,\d{3})+(?![\d,])")
+
+
+def _unit(m: re.Match[str]) -> str:
+    return f"{m.group(1)} {_UNITS[m.group(2)]}"
+
+
+def _thousands(s: str) -> str:
+    return _THOUSANDS.sub(lambda m: m.group().replace(",", ""), s) if "," in s else s
+
+
+def _units(s: str) -> str:
+    """Units spelled one way; runs last, on the final spacing, so normalise stays idempotent."""
+    return _UNIT_AFTER_NUMBER.sub(_unit, s) if any(c.isdigit() for c in s) else s
+
+
 def normalise(text: str) -> str:
-    """The matching form: fold, transliterate, lower-case, undo leet/masks/spacing, strip noise."""
+    """The matching form of a text.
+
+    Fold, transliterate, lower-case, undo leet/masks/spacing, strip noise, one spelling per unit.
+    """
     return normalise_folded(fold(text))
 
 
 def normalise_folded(s: str) -> str:
-    """`normalise` of a text already passed through `fold` (so a caller that needs both forms
-    folds once): ``normalise(t) == normalise_folded(fold(t))``."""
+    """Normalise a text already passed through `fold`, so a caller needing both folds once.
+
+    ``normalise(t) == normalise_folded(fold(t))``.
+    """
     if not s.isascii():
         s = s.translate(_translit_table())
     s = _MASK_OR_APOSTROPHE.sub("", s.lower())
     if _LEET_INTERIOR.search(s):
         s = _LEET_TOKEN.sub(_leet_token, s)
-    s = " ".join(_PUNCT.sub(" ", s).split())
-    return _SPACED.sub(_join_spaced, s)
+    s = " ".join(_PUNCT.sub(" ", _thousands(s)).split())
+    return _units(_SPACED.sub(_join_spaced, s))
 
 
 _ALNUM_RUN = re.compile(r"[a-z0-9]+")
@@ -270,5 +323,8 @@ def tokens(text: str) -> list[str]:
 
 
 def word_tokens(normalised: str) -> list[str]:
-    """`tokens` of a text that is already normalised: ``tokens(t) == word_tokens(normalise(t))``."""
+    """Word tokens of an already-normalised text.
+
+    Equivalent to ``tokens`` on the raw text: ``tokens(t) == word_tokens(normalise(t))``.
+    """
     return _ALNUM_RUN.findall(normalised)

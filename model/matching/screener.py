@@ -14,7 +14,7 @@ from typing import Protocol
 import numpy as np
 
 from model.matching.bundle import Bundle
-from model.matching.candidates import CandidateSearch, Found, candidate_probabilities
+from model.matching.candidates import CandidateSearch, CandidateSet, candidate_probabilities
 from model.matching.features import FEATURE_NAMES, ListingView, matched_terms
 from model.matching.verdict import Candidate, Evidence, Verdict
 from model.schema import Listing
@@ -54,12 +54,12 @@ class Screener:
     def version(self) -> str:
         return self.config.version
 
-    def probabilities(self, found: Sequence[Found]) -> list[np.ndarray]:
+    def probabilities(self, found: Sequence[CandidateSet]) -> list[np.ndarray]:
         """Calibrated P(match) for every candidate of every listing, in one classifier call."""
         return candidate_probabilities(self.bundle.classifier, found)
 
-    def candidate_sets(self, listings: Sequence[Listing]) -> list[Found]:
-        """Prepare, gate, then search and featurise what passed; one `Found` per listing."""
+    def candidate_sets(self, listings: Sequence[Listing]) -> list[CandidateSet]:
+        """Prepare, gate, then search and featurise what passed; one `CandidateSet` per listing."""
         views = self.search.prepare(listings)
         if self.gate is None or not views:
             return self.search.find_views(views)
@@ -69,7 +69,10 @@ class Screener:
         with self._lock:
             self.escalated += len(todo)
             self.cleared += len(views) - len(todo)
-        return [next(full) if ok else Found.empty(v) for v, ok in zip(views, through, strict=True)]
+        return [
+            next(full) if ok else CandidateSet.empty(v)
+            for v, ok in zip(views, through, strict=True)
+        ]
 
     def screen(self, listings: Sequence[Listing]) -> list[Verdict]:
         found = self.candidate_sets(listings)
@@ -81,7 +84,7 @@ class Screener:
     def screen_one(self, listing: Listing) -> Verdict:
         return self.screen([listing])[0]
 
-    def _candidate(self, found: Found, proba: np.ndarray, i: int) -> Candidate:
+    def _candidate(self, found: CandidateSet, proba: np.ndarray, i: int) -> Candidate:
         e = found.entries[i]
         entry = self.bundle.index.entries[e]
         view = self.search.entry_views[e]
@@ -104,7 +107,7 @@ class Screener:
             ),
         )
 
-    def _verdict(self, listing: Listing, found: Found, proba: np.ndarray) -> Verdict:
+    def _verdict(self, listing: Listing, found: CandidateSet, proba: np.ndarray) -> Verdict:
         thresholds = self.config.thresholds
         order = np.argsort(-proba, kind="stable")[: self.config.max_candidates]
         candidates = tuple(self._candidate(found, proba, int(i)) for i in order)

@@ -51,6 +51,11 @@ class Thresholds:
             )
 
     def decide(self, probability: float) -> Decision:
+        """The decision for a calibrated P(match) `probability` in [0, 1].
+
+        `block` at or above the block threshold, `review` at or above the review threshold,
+        else `allow`.
+        """
         if probability >= self.block:
             return "block"
         if probability >= self.review:
@@ -71,4 +76,5 @@ class Verdict:
     thresholds: Thresholds
 
     def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict (nested candidates and evidence as dicts, tuples as lists)."""
         return asdict(self)

@@ -26,6 +26,7 @@ class Change:
     fields: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
+        """One JSON object for the change log (`entry` and `fields` only when set)."""
         out: dict[str, Any] = {"op": self.op, "entry_id": self.entry_id}
         if self.entry is not None:
             out["entry"] = self.entry.to_dict()
@@ -35,6 +36,11 @@ class Change:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Change:
+        """Inverse of `to_dict`.
+
+        :raises KeyError: `op` or `entry_id` missing.
+        :raises ValidationError: the nested entry is not a valid `BlocklistEntry`.
+        """
         raw = data.get("entry")
         entry = None if raw is None else BlocklistEntry.from_dict(dict(raw))
         return cls(data["op"], data["entry_id"], entry, tuple(data.get("fields", ())))
@@ -51,6 +57,7 @@ class ChangeSet:
     changes: tuple[Change, ...]
 
     def to_dict(self) -> dict[str, Any]:
+        """One line of the change log (JSON object)."""
         return {
             "seq": self.seq,
             "at": self.at,
@@ -61,6 +68,11 @@ class ChangeSet:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ChangeSet:
+        """Inverse of `to_dict`.
+
+        :raises KeyError: a required key is missing.
+        :raises ValueError: `seq` is not an integer.
+        """
         changes = tuple(Change.from_dict(c) for c in data["changes"])
         return cls(int(data["seq"]), data["at"], data["actor"], data["reason"], changes)
 
@@ -78,6 +90,7 @@ class Record:
     reason: str
 
     def to_dict(self) -> dict[str, Any]:
+        """The record as stored in the checkpoint (JSON object)."""
         return {
             "entry_id": self.entry_id,
             "status": self.status,
@@ -90,6 +103,10 @@ class Record:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Record:
+        """Inverse of `to_dict`.
+
+        :raises KeyError: a required key is missing.
+        """
         raw = data.get("entry")
         entry = None if raw is None else BlocklistEntry.from_dict(dict(raw))
         return cls(
@@ -106,6 +123,7 @@ class StoreState:
     records: Mapping[str, Record] = field(default_factory=dict)
 
     def apply(self, change_set: ChangeSet) -> StoreState:
+        """A new state with `change_set` laid on this one (this one is not modified)."""
         records = dict(self.records)
         for c in change_set.changes:
             status: Status = "removed" if c.op == "remove" else "active"
@@ -116,6 +134,7 @@ class StoreState:
         return StoreState(change_set.seq, records)
 
     def active(self) -> list[BlocklistEntry]:
+        """The entries added or updated at run time and not removed since, in record order."""
         return [r.entry for r in self.records.values() if r.status == "active" and r.entry]
 
     def overlay(self, base: Sequence[BlocklistEntry]) -> list[BlocklistEntry]:
@@ -149,9 +168,11 @@ class ApplyResult:
 
     @property
     def seq(self) -> int | None:
+        """The committed change's sequence number; None when nothing changed."""
         return None if self.change_set is None else self.change_set.seq
 
 
 def changed_fields(old: BlocklistEntry, new: BlocklistEntry) -> tuple[str, ...]:
+    """Names of the fields whose values differ between `old` and `new`, in field order."""
     a, b = old.to_dict(), new.to_dict()
     return tuple(k for k in b if a.get(k) != b[k])

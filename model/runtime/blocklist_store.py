@@ -80,10 +80,15 @@ class BlocklistStore:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> BlocklistStore:
+        """The store under `$RECALLGUARD_DATA_HOME/blocklist` (see `model.settings`).
+
+        :raises SettingsError: an environment variable has an unusable value.
+        """
         return cls(Settings.from_env(env).data_home / "blocklist")
 
     @property
     def log_path(self) -> Path:
+        """The append-only change log (JSON lines)."""
         return self.root / LOG_FILE
 
     # -- reading ------------------------------------------------------------------------------
@@ -139,6 +144,10 @@ class BlocklistStore:
         return state, offset
 
     def state(self) -> StoreState:
+        """The overlay after the last committed change (checkpoint plus the log after it).
+
+        :raises StoreCorruptError: a committed log line cannot be read.
+        """
         return self._load()[0]
 
     def history(self, entry_id: str | None = None) -> list[ChangeSet]:

@@ -22,13 +22,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import faiss
 import numpy as np
 
 from model.matching.features import ListingView
 from model.matching.identifiers import canonical_id
 from model.matching.normalise import fold
-from model.runtime.ann import IndexSpec, atomic_write_text, build_index, spec_of, write_index_atomic
+from model.matching.vector_index import Hit, IndexSpec, VectorIndex
+from model.runtime.ann import atomic_write_text, write_index_atomic
+from model.runtime.private_files import create_private
 from model.schema import Listing
 
 DB_FILE = "catalog.sqlite3"
@@ -101,7 +102,7 @@ class Catalog:
         self._pointer_stamp: int | None = None
         self._seq = 0
         self.checkpoint_seq = 0
-        self.index: faiss.Index = faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
+        self.index = VectorIndex.empty(dim)
         self.spec = IndexSpec("flat")
         self._load_checkpoint()
         self.refresh()
@@ -109,7 +110,7 @@ class Catalog:
     # -- storage ------------------------------------------------------------------------------
     @contextmanager
     def _db(self) -> Iterator[sqlite3.Connection]:
-        db = sqlite3.connect(self.root / DB_FILE, timeout=30, isolation_level=None)
+        db = sqlite3.connect(create_private(self.root / DB_FILE), timeout=30, isolation_level=None)
         try:
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=FULL")
@@ -230,9 +231,8 @@ class Catalog:
         if not pointer.exists():
             return
         info = json.loads(pointer.read_text())
-        index = faiss.read_index(str(self.root / info["file"]))
-        if isinstance(index, faiss.IndexIVF):
-            index.nprobe = int(info["nprobe"])
+        index = VectorIndex.load(self.root / info["file"])
+        index.set_nprobe(int(info["nprobe"]))
         with self._lock:
             self.index = index
             self.spec = IndexSpec(info["kind"], int(info.get("nlist", 0)), int(info["nprobe"]))
@@ -255,24 +255,17 @@ class Catalog:
                 where = "seq > ? AND seq <= ?"
                 if self.index.ntotal:
                     stale = db.execute(f"SELECT id FROM listings WHERE {where}", (self._seq, top))
-                    ids = np.asarray([r[0] for r in stale], np.int64)
-                    self.index.remove_ids(faiss.IDSelectorBatch(ids))
+                    self.index.remove(np.asarray([r[0] for r in stale], np.int64))
                 for ids, vectors in _batches(db, f"active = 1 AND {where}", (self._seq, top),
                                              self.dim):  # fmt: skip
-                    self.index.add_with_ids(vectors, ids)
+                    self.index.add(vectors, ids)
                 db.execute("COMMIT")
             self._seq = top
 
-    def search(self, vectors: np.ndarray, k: int) -> list[list[tuple[int, float]]]:
-        """Top-k (internal id, cosine) per query vector."""
+    def search(self, vectors: np.ndarray, k: int) -> list[list[Hit]]:
+        """Top-k hits per query vector (n, dim): `Hit.id` is the internal listing id."""
         with self._lock:
-            if self.index.ntotal == 0:
-                return [[] for _ in range(len(vectors))]
-            sims, ids = self.index.search(np.ascontiguousarray(vectors, np.float32), k)
-        return [
-            [(int(i), float(s)) for i, s in zip(row_ids, row_sims, strict=True) if i >= 0]
-            for row_ids, row_sims in zip(ids, sims, strict=True)
-        ]
+            return self.index.search(vectors, k)
 
     def rows_since_checkpoint(self) -> int:
         """Rows a restart would replay; callers checkpoint when this grows large."""
@@ -301,14 +294,14 @@ class Catalog:
                 index, seq = self._build(wanted)
                 with self._lock:
                     self.index, self._seq = index, seq
-                    self.spec = spec_of(index, wanted.nprobe)
+                    self.spec = _spec(index, wanted.nprobe)
                     self.refresh()
             with self._lock:
-                if isinstance(self.index, faiss.IndexIVF):
-                    self.index.nprobe = wanted.nprobe
-                    self.spec = spec_of(self.index)
+                if self.index.spec.kind != "flat":
+                    self.index.set_nprobe(wanted.nprobe)
+                    self.spec = self.index.spec
                 name = f"index-{self._seq}.faiss"
-                write_index_atomic(self.index, self.root / name)
+                write_index_atomic(self.index.index, self.root / name)
                 info = {"file": name, "seq": self._seq, "kind": self.spec.kind,
                         "nlist": self.spec.nlist, "nprobe": self.spec.nprobe}  # fmt: skip
                 atomic_write_text(self.root / POINTER_FILE, json.dumps(info))
@@ -319,7 +312,7 @@ class Catalog:
                     old.unlink(missing_ok=True)
             return self.spec
 
-    def _build(self, spec: IndexSpec) -> tuple[faiss.Index, int]:
+    def _build(self, spec: IndexSpec) -> tuple[VectorIndex, int]:
         """A new index over every live row, and the write `seq` it is complete up to."""
         with self._db() as db:
             db.execute("BEGIN")  # one consistent snapshot of rows and seq
@@ -332,7 +325,7 @@ class Catalog:
                 ids[at : at + len(chunk_ids)], vectors[at : at + len(chunk_ids)] = chunk_ids, chunk
                 at += len(chunk_ids)
             db.execute("COMMIT")
-        return build_index(spec, self.dim, vectors[:at], ids[:at]), seq
+        return VectorIndex.build(spec, vectors[:at], ids[:at]), seq
 
     # -- lookups ------------------------------------------------------------------------------
     def lookup(self, identifiers: frozenset[str]) -> set[int]:
@@ -361,6 +354,37 @@ class Catalog:
         found = [by_id[i] for i in ids if i in by_id]
         listings = [Listing.from_dict(json.loads(r[1])) for r in found]
         return [int(r[0]) for r in found], listings, _stack([r[2] for r in found], self.dim)
+
+
+def live_vectors(
+    root: Path, dim: int, shard: int = 0, shards: int = 1
+) -> tuple[np.ndarray, np.ndarray, int]:
+    """(ids (n,), vectors (n, dim), seq) of the live listings with ``id % shards == shard``:
+    one shard's slice of a consistent snapshot, read straight from the catalogue database
+    (no FAISS index is loaded), for building sharded indexes in parallel."""
+    if not 0 <= shard < shards:
+        raise ValueError(f"shard must be in [0, {shards}), got {shard}")
+    parts_ids, parts = [], []
+    db = sqlite3.connect(Path(root) / DB_FILE, timeout=30, isolation_level=None)
+    try:
+        db.execute("BEGIN")
+        seq = Catalog._read_seq(db)
+        where = "active = 1 AND id % ? = ?"
+        for ids, vectors in _batches(db, where, (shards, shard), dim):
+            parts_ids.append(ids)
+            parts.append(vectors)
+        db.execute("COMMIT")
+    finally:
+        db.close()
+    if not parts:
+        return np.zeros(0, np.int64), np.zeros((0, dim), np.float32), seq
+    return np.concatenate(parts_ids), np.vstack(parts), seq
+
+
+def _spec(index: VectorIndex, nprobe: int) -> IndexSpec:
+    """What an index is; an exact one keeps the asked-for `nprobe` for when it grows into IVF."""
+    spec = index.spec
+    return IndexSpec("flat", 0, nprobe) if spec.kind == "flat" else spec
 
 
 def _dumps(listing: Listing) -> str:

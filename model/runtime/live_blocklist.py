@@ -34,6 +34,7 @@ class SyncResult:
 
     @property
     def changed(self) -> bool:
+        """Whether the sync added, updated or removed any entry."""
         return bool(self.upserted or self.removed)
 
 
@@ -114,6 +115,7 @@ class LiveBlocklist:
         self._thread.start()
 
     def stop(self) -> None:
+        """Stop the poller started by `start` (waits up to 5 s for it)."""
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=5)

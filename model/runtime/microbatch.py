@@ -51,6 +51,10 @@ class MicroBatcher(Generic[T, R]):
             t.start()
 
     def submit(self, item: T) -> Future[R]:
+        """Queue `item` for the next batch; the future gets its result or the batch's error.
+
+        :raises BatcherClosed: after `close`.
+        """
         if self._closed.is_set():
             raise BatcherClosed("the batcher is closed")
         future: Future[R] = Future()
@@ -58,10 +62,12 @@ class MicroBatcher(Generic[T, R]):
         return future
 
     def __call__(self, item: T, timeout: float | None = None) -> R:
+        """`submit` and wait up to `timeout` seconds (None: forever) for the result."""
         return self.submit(item).result(timeout)
 
     @property
     def mean_batch(self) -> float:
+        """Items per batch so far (0.0 before the first batch)."""
         return self.items / self.batches if self.batches else 0.0
 
     def close(self) -> None:

@@ -69,6 +69,7 @@ def register(bundle: Bundle, labels: dict[str, str] | None = None) -> str:
 
 
 def has_bundle() -> bool:
+    """Whether the BentoML store holds any RecallGuard bundle (False for a missing store)."""
     try:
         return bool(bentoml.models.list(MODEL_NAME))
     except Exception:  # an empty or missing store is simply "no bundle"
@@ -134,8 +135,11 @@ def served_tag() -> str | None:
 
 
 def pin_served(reason: str) -> str | None:
-    """Promote what is served now if nothing is promoted yet, so that registering a new bundle
-    (which becomes "latest") does not change what the service serves."""
+    """Promote what is served now if nothing is promoted yet.
+
+    So registering a new bundle (which becomes "latest") does not change what the service
+    serves. Returns the tag pinned, or None when something was already promoted.
+    """
     if promoted_tag():
         return None
     tag = served_tag()
@@ -145,8 +149,13 @@ def pin_served(reason: str) -> str | None:
 
 
 def resolve(ref: str | None = None) -> Path:
-    """A bundle folder from a path, a store tag, or (default) the `RECALLGUARD_BUNDLE` setting,
-    else the promoted bundle, else the latest."""
+    """A bundle folder from a path or a store tag.
+
+    `ref` defaults to the `RECALLGUARD_BUNDLE` setting, else the promoted bundle, else the
+    latest.
+
+    :raises BundleNotFoundError: no such folder and no such model in the BentoML store.
+    """
     ref = ref or Settings.from_env().bundle or promoted_tag() or f"{MODEL_NAME}:latest"
     path = Path(ref).expanduser()
     if path.is_dir():
@@ -160,6 +169,29 @@ def resolve(ref: str | None = None) -> Path:
             "run `recallguard build` first"
         ) from exc
     return Path(stored.path_of(BUNDLE_SUBDIR))
+
+
+def declared_tag(ref: str | None = None) -> str | None:
+    """The store tag a service declares as its `BentoModel`, resolved like `resolve()`.
+
+    `ref` (default: the `RECALLGUARD_BUNDLE` setting) names a store model, else the promoted
+    bundle, else the latest. None when `ref` is a bundle folder (nothing to declare: the folder
+    is served as is) or when the store holds no such model (`resolve()` then says what to do).
+    """
+    ref = ref if ref is not None else Settings.from_env().bundle
+    if ref and Path(ref).expanduser().is_dir():
+        return None
+    if not ref:
+        return served_tag()
+    try:
+        return str(bentoml.models.get(ref if ":" in ref else f"{ref}:latest").tag)
+    except bentoml.exceptions.NotFound:
+        return None
+
+
+def bundle_folder(stored_path: str) -> Path:
+    """The bundle inside a stored model's folder (`stored_path`: `bentoml.models.Model.path`)."""
+    return Path(stored_path) / BUNDLE_SUBDIR
 
 
 def list_bundles() -> list[dict[str, Any]]:

@@ -15,6 +15,7 @@ import copy
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from typing import Protocol
 
 import numpy as np
 from threadpoolctl import threadpool_limits
@@ -23,11 +24,18 @@ from model.matching.encoder import Encoder
 from model.matching.index import entry_identifiers
 from model.matching.normalise import normalise
 from model.matching.screener import Screener
+from model.matching.vector_index import Hit
 from model.matching.verdict import Candidate, Decision, Verdict
 from model.runtime.catalog import Catalog
 from model.schema import Listing
 
 DEFAULT_K = 100
+
+
+class Searchable(Protocol):
+    """What a sweep searches: a `VectorIndex`, the `Catalog`, or a sharded index on Ray."""
+
+    def search(self, vectors: np.ndarray, k: int) -> list[list[Hit]]: ...
 
 
 class UnknownEntry(LookupError):
@@ -107,29 +115,40 @@ def _focus(verdict: Verdict, candidate: Candidate, decision: Decision) -> Verdic
 
 
 def sweep_entry(
-    screener: Screener, catalog: Catalog, entry_id: str, k: int = DEFAULT_K
+    screener: Screener,
+    catalog: Catalog,
+    entry_id: str,
+    k: int = DEFAULT_K,
+    index: Searchable | None = None,
 ) -> SweepReport:
     """Find and score the catalogue listings that match one served entry.
+
+    `index` replaces the catalogue's own FAISS index for the vector search (e.g. a
+    `model.runtime.shards.ShardedIndex` over Ray actors); its ids must be catalogue ids.
+    Identifier lookup and the listings themselves still come from `catalog`.
 
     Runs with one OpenMP thread (in this thread only): FAISS and scikit-learn each bring their
     own OpenMP runtime, and on a couple of cores their spinning worker pools starve each other,
     which measured 200 ms to 7 s to score ~130 candidates instead of 70-140 ms single-threaded.
     """
     with threadpool_limits(limits=1, user_api="openmp"):
-        return _sweep(screener, catalog, entry_id, k)
+        return _sweep(screener, catalog, entry_id, k, index)
 
 
-def _sweep(screener: Screener, catalog: Catalog, entry_id: str, k: int) -> SweepReport:
-    index = screener.bundle.index
-    position = index.position(entry_id)
+def _sweep(
+    screener: Screener, catalog: Catalog, entry_id: str, k: int, index: Searchable | None
+) -> SweepReport:
+    searcher: Searchable = catalog if index is None else index
+    blocklist = screener.bundle.index
+    position = blocklist.position(entry_id)
     if position is None:
         raise UnknownEntry(f"{entry_id} is not in the served blocklist")
-    entry = index.entries[position]
+    entry = blocklist.entries[position]
     started = time.perf_counter()
-    queries = index.vectors_of(position)
+    queries = blocklist.vectors_of(position)
     catalog.refresh()
     by_vector: dict[int, float] = {}
-    for found in catalog.search(queries, k):
+    for found in searcher.search(queries, k):
         for rid, sim in found:
             by_vector[rid] = max(sim, by_vector.get(rid, -1.0))
     by_id = catalog.lookup(entry_identifiers(entry))
@@ -156,7 +175,7 @@ def _sweep(screener: Screener, catalog: Catalog, entry_id: str, k: int) -> Sweep
     return SweepReport(
         entry_id=entry_id,
         model_version=screener.version,
-        catalogue_size=int(catalog.index.ntotal),
+        catalogue_size=int(catalog.index.ntotal if index is None else getattr(index, "ntotal", 0)),
         candidates=len(listings),
         hits=tuple(hits),
         search_ms=round((searched - started) * 1000, 2),

@@ -20,7 +20,8 @@ from typing import Any
 
 from model.matching.screener import Screener
 from model.runtime.catalog import Catalog
-from model.runtime.sweep import DEFAULT_K, SweepHit, sweep_entry
+from model.runtime.private_files import create_private
+from model.runtime.sweep import DEFAULT_K, Searchable, SweepHit, sweep_entry
 from model.schema import BlocklistEntry
 
 _SCHEMA = """
@@ -96,7 +97,7 @@ class SweepRecord:
 class SweepLog:
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        create_private(self.path)
         with self._db() as db:
             db.executescript(_SCHEMA)
 
@@ -155,11 +156,14 @@ class SweepLog:
         entry_id: str,
         route_review: Router,
         k: int = DEFAULT_K,
+        index: Searchable | None = None,
     ) -> SweepRecord:
-        """Sweep, send review hits to `route_review` (-> review item id), record everything."""
+        """Sweep, send review hits to `route_review` (-> review item id), record everything.
+
+        `index`: search this instead of the catalogue's own index (a sharded one on Ray)."""
         self._set(sweep_id, status="running")
         try:
-            report = sweep_entry(screener, catalog, entry_id, k)
+            report = sweep_entry(screener, catalog, entry_id, k, index)
             routed = {h.listing.listing_id: route_review(h) for h in report.hits
                       if h.decision == "review"}  # fmt: skip
         except Exception as exc:

@@ -26,7 +26,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from model.schema import Listing
-from service.auth import KeyStore
+from service.auth import KeyStore, TooManyFailedKeys
 
 from .errors import ReviewError
 from .notifier import list_takedowns, retry_takedown
@@ -39,21 +39,31 @@ from .web import (
     authenticate,
     base_path,
     check_fields,
+    client_address,
     optional_str,
+    query_int,
     read_body,
     read_json,
     require,
 )
 
 HERE = Path(__file__).parent
+MAX_CANDIDATES = 50
 _env = Environment(
     loader=FileSystemLoader(HERE / "templates"), autoescape=True, undefined=StrictUndefined
 )
 
 
-def render(request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
+def render(
+    request: Request,
+    name: str,
+    status: int = 200,
+    headers: dict[str, str] | None = None,
+    **context: Any,
+) -> HTMLResponse:
     context.setdefault("base", base_path(request))
-    return HTMLResponse(_env.get_template(name).render(**context), status_code=status)
+    html = _env.get_template(name).render(**context)
+    return HTMLResponse(html, status_code=status, headers=headers)
 
 
 def create_review_app(
@@ -66,7 +76,7 @@ def create_review_app(
         if not principal.has("reviewer"):
             return render(request, "login.html", 403, error="This key cannot review items.")
         queue = get_queue()
-        item = queue.claim_next(principal.name)
+        item = queue.current_claim(principal.name)  # a page view never claims: POST api/claim
         return render(
             request,
             "review.html",
@@ -78,7 +88,11 @@ def create_review_app(
     async def login(request: Request) -> Response:
         form = parse_qs((await read_body(request, 8192)).decode("utf-8", "replace"))
         key = (form.get("key") or [""])[0].strip()
-        principal = get_auth().authenticate(key) if key else None
+        try:
+            principal = get_auth().check(key, client_address(request)) if key else None
+        except TooManyFailedKeys as exc:
+            headers = {"Retry-After": str(exc.retry_after)}
+            return render(request, "login.html", 429, error=str(exc), headers=headers)
         if principal is None:
             return render(request, "login.html", 401, error="That key is not valid.")
         if not principal.has("reviewer"):
@@ -110,7 +124,7 @@ def create_review_app(
     async def api_get(request: Request) -> Response:
         require(request, get_auth, "reviewer")
         queue = get_queue()
-        item_id = int(request.path_params["item_id"])
+        item_id = request.path_params["item_id"]
         data = queue.get(item_id).to_dict()
         data["audit"] = [entry.to_dict() for entry in queue.audit_log(item_id)]
         return JSONResponse(data)
@@ -121,7 +135,7 @@ def create_review_app(
         check_fields(data, {"decision", "entry_id", "note"}, {"decision"})
         decision = optional_str(data, "decision")
         record = get_queue().decide(
-            int(request.path_params["item_id"]),
+            request.path_params["item_id"],
             principal.name,
             decision or "",
             entry_id=optional_str(data, "entry_id"),
@@ -134,16 +148,11 @@ def create_review_app(
         data = await read_json(request)
         check_fields(data, {"listing", "candidates", "note"}, {"listing"})
         raw_cands = data.get("candidates") or []
-        if not isinstance(raw_cands, list):
-            raise HTTPException(400, "candidates must be a list")
-        raw_listing = data["listing"]
-        if isinstance(raw_listing, dict) and not isinstance(
-            raw_listing.get("identifiers", []), list
-        ):
-            raise HTTPException(400, "listing identifiers must be a list of strings")
+        if not isinstance(raw_cands, list) or len(raw_cands) > MAX_CANDIDATES:
+            raise HTTPException(400, f"candidates must be a list of at most {MAX_CANDIDATES}")
         try:
-            listing = Listing.from_dict(raw_listing)
-            cands = [candidate_from_dict(c) for c in raw_cands]
+            listing = Listing.from_dict(data["listing"])
+            cands = [candidate_from_dict(c, strict=True) for c in raw_cands]
         except (ValueError, TypeError) as exc:
             raise HTTPException(400, f"invalid item: {exc}") from None
         note = optional_str(data, "note", "") or ""
@@ -157,18 +166,16 @@ def create_review_app(
     async def api_takedowns(request: Request) -> Response:
         require(request, get_auth, "reviewer")
         status = request.query_params.get("status") or None
-        raw_limit = request.query_params.get("limit", "100")
-        if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= 1000:
-            raise HTTPException(400, "limit must be a whole number from 1 to 1000")
+        limit = query_int(request, "limit", 100, 1, 1000)
         try:
-            rows = list_takedowns(get_queue(), status, int(raw_limit))
+            rows = list_takedowns(get_queue(), status, limit)
         except ValueError as exc:
             raise HTTPException(400, str(exc)) from None
         return JSONResponse({"takedowns": [r.to_dict() for r in rows]})
 
     async def api_retry(request: Request) -> Response:
         require(request, get_auth, "admin")
-        record = retry_takedown(get_queue(), int(request.path_params["takedown_id"]))
+        record = retry_takedown(get_queue(), request.path_params["takedown_id"])
         return JSONResponse(record.to_dict())
 
     routes = [
@@ -178,10 +185,10 @@ def create_review_app(
         Route("/api/claim", api_claim, methods=["POST"]),
         Route("/api/counts", api_counts, methods=["GET"]),
         Route("/api/items", api_create, methods=["POST"]),
-        Route("/api/items/{item_id:int}", api_get, methods=["GET"]),
-        Route("/api/items/{item_id:int}/decision", api_decide, methods=["POST"]),
+        Route("/api/items/{item_id:id}", api_get, methods=["GET"]),
+        Route("/api/items/{item_id:id}/decision", api_decide, methods=["POST"]),
         Route("/api/takedowns", api_takedowns, methods=["GET"]),
-        Route("/api/takedowns/{takedown_id:int}/retry", api_retry, methods=["POST"]),
+        Route("/api/takedowns/{takedown_id:id}/retry", api_retry, methods=["POST"]),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
     ]
     handlers: dict[Any, Callable[..., Any]] = {

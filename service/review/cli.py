@@ -68,19 +68,28 @@ def _export(args: argparse.Namespace) -> int:
 
 
 def _keys_create(args: argparse.Namespace) -> int:
-    key = KeyStore.from_env().create_key(args.role, args.name)
+    key = KeyStore.from_env().create_key(args.role, args.name, expires_at=args.expires)
     print(key)
-    print(f"created {args.role} key {args.name!r}: shown once, store it now", file=sys.stderr)
+    until = f", expires {args.expires.isoformat()}" if args.expires else ""
+    print(f"created {args.role} key {args.name!r}{until}: shown once, store it now",
+          file=sys.stderr)  # fmt: skip
+    return 0
+
+
+def _keys_revoke(args: argparse.Namespace) -> int:
+    record = KeyStore.from_env().revoke(args.name)
+    print(f"revoked {record.role} key {record.name!r} at {record.revoked_at}", file=sys.stderr)
     return 0
 
 
 def _keys_list(args: argparse.Namespace) -> int:
     store = KeyStore.from_env()
-    print(f"{'NAME':<24} {'ROLE':<9} {'ORIGIN':<6} {'FINGERPRINT':<11} CREATED")
+    print(f"{'NAME':<24} {'ROLE':<9} {'STATUS':<8} {'ORIGIN':<6} {'FINGERPRINT':<11} "
+          f"{'CREATED':<25} EXPIRES")  # fmt: skip
     for record in store.records():
         p = record.public()
-        print(f"{p['name']:<24} {p['role']:<9} {p['origin']:<6} {p['fingerprint']:<11} "
-              f"{p['created_at']}")  # fmt: skip
+        print(f"{p['name']:<24} {p['role']:<9} {p['status']:<8} {p['origin']:<6} "
+              f"{p['fingerprint']:<11} {p['created_at']:<25} {p['expires_at'] or '-'}")  # fmt: skip
     return 0
 
 
@@ -138,7 +147,14 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p = keys.add_parser("create", help="create a key; prints it once")
     p.add_argument("--role", required=True, choices=ROLES)
     p.add_argument("--name", required=True, help="who holds it (one key per person)")
+    p.add_argument(
+        "--expires", type=parse_since, default=None,
+        help="when it stops working: YYYY-MM-DD or ISO time (UTC if no zone)",
+    )  # fmt: skip
     p.set_defaults(func=_guarded(_keys_create))
+    p = keys.add_parser("revoke", help="switch a key off for good (its name can get a new key)")
+    p.add_argument("name")
+    p.set_defaults(func=_guarded(_keys_revoke))
     keys.add_parser("list", help="list keys (never the keys)").set_defaults(
         func=_guarded(_keys_list)
     )

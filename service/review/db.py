@@ -12,6 +12,8 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
+from model.runtime.private_files import create_private
+
 from .migrate import ensure_schema
 
 
@@ -68,7 +70,7 @@ def make_engine(url: str, *, create: bool = True, check_schema: bool = True) -> 
         if not path.exists():
             if not create:
                 raise DatabaseMissingError(f"no review database at {path}")
-            path.parent.mkdir(parents=True, exist_ok=True)
+            create_private(path)  # 0600: SQLite gives its -wal and -shm files the same mode
         engine = create_engine(url, connect_args={"timeout": 30.0, "check_same_thread": False})
         _configure_sqlite(engine)
     else:

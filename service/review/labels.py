@@ -20,8 +20,8 @@ from .store import QueueStore
 
 def label_rows(item: ReviewItem) -> Iterator[dict[str, Any]]:
     decision = item.decision
-    if decision is None or decision.decision == "unsure":
-        return
+    if decision is None or decision.decision == "unsure" or item.listing is None:
+        return  # an unreadable stored listing (item.problem) is no training label
     if decision.decision == "confirm":
         entry_ids = [decision.entry_id] if decision.entry_id else []
         label = 1

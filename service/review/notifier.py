@@ -20,6 +20,7 @@ from datetime import timedelta
 import httpx
 from sqlalchemy import select, update
 
+from model.validation import ValidationError, loads
 from service.metrics import record_takedown_failure
 
 from .errors import ConflictError, ItemNotFoundError
@@ -138,6 +139,10 @@ class TakedownNotifier:
 
     def _send(self, takedown_id: int, payload: str) -> str | None:
         assert self.webhook_url is not None
+        try:  # rows written before NaN/Infinity were refused are not sent: they are not JSON
+            loads(payload, "takedown payload")
+        except ValidationError as exc:
+            return str(exc)[:1000]
         headers = {
             "Content-Type": "application/json",
             "Idempotency-Key": f"recallguard-takedown-{takedown_id}",

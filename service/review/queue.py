@@ -9,10 +9,10 @@ and decide loses nothing: its lease runs out and the item goes back to pending.
 from __future__ import annotations
 
 import hashlib
-import json
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
+from math import isfinite
 from typing import Any
 
 from sqlalchemy import Connection, Select, insert, select, update
@@ -31,7 +31,7 @@ from .errors import (
     ItemNotFoundError,
 )
 from .models import DECISION_KINDS, decisions, items, takedown_outbox
-from .records import DecisionRecord, ReviewItem, candidate_from_dict, candidate_to_dict
+from .records import DecisionRecord, ReviewItem, candidate_to_dict, read_stored
 from .store import QueueStore, dumps
 
 MAX_NOTE_CHARS = 5000
@@ -61,17 +61,25 @@ def _chosen_entry(cands: Sequence[Candidate], decision: str, entry_id: str | Non
     return entry_id
 
 
-def _takedown(row: Mapping[Any, Any], chosen: Candidate | None, decision: DecisionRecord) -> str:
+def _takedown(
+    row: Mapping[Any, Any],
+    listing: Listing | None,
+    chosen: Candidate | None,
+    decision: DecisionRecord,
+) -> str:
+    """The webhook body: always valid JSON (`dumps` refuses NaN and Infinity), built from the
+    checked listing, so a bad stored row cannot make an undeliverable takedown."""
+    probability = row["probability"]
     return dumps({
         "type": "takedown",
         "item_id": decision.item_id,
-        "listing": json.loads(row["listing_json"]),
+        "listing": None if listing is None else listing.to_dict(),
         "entry_id": decision.entry_id,
         "entry": None if chosen is None else candidate_to_dict(chosen),
         "reviewer": decision.reviewer,
         "decided_at": decision.decided_at.isoformat(),
         "model_version": row["model_version"],
-        "probability": row["probability"],
+        "probability": probability if probability is None or isfinite(probability) else None,
     })  # fmt: skip
 
 
@@ -180,6 +188,19 @@ class ReviewQueue(QueueStore):
                     return self._load(conn, int(item_id))
         return None
 
+    def current_claim(self, reviewer: str) -> ReviewItem | None:
+        """The reviewer's live claim, if any; reads only (no claim, no lease renewal)."""
+        now = self.now()
+        c = items.c
+        with self.engine.connect() as conn:
+            own = conn.execute(
+                select(c.id)
+                .where(c.state == "claimed", c.claimed_by == reviewer, c.lease_expires_at >= now)
+                .order_by(c.claimed_at, c.id)
+                .limit(1)
+            ).scalar()
+            return None if own is None else self._load(conn, int(own))
+
     def release_expired(self) -> int:
         """Put every item whose lease ran out back to pending (claims also do this)."""
         with self.writer.begin() as conn:
@@ -238,7 +259,8 @@ class ReviewQueue(QueueStore):
             live = row["lease_expires_at"] is not None and row["lease_expires_at"] >= now
             if state == "claimed" and holder != reviewer and live:
                 raise ClaimedByOtherError(f"item {item_id} is claimed by another reviewer")
-            cands = [candidate_from_dict(x) for x in json.loads(row["candidates_json"])]
+            listing, stored, _problem = read_stored(row)  # a bad row can still be rejected
+            cands = list(stored)
             entry_id = _chosen_entry(cands, decision, entry_id)
             seconds = None
             if state == "claimed" and holder == reviewer and row["claimed_at"] is not None:
@@ -265,7 +287,7 @@ class ReviewQueue(QueueStore):
             if decision == "confirm":
                 chosen = next((x for x in cands if x.entry_id == entry_id), None)
                 conn.execute(insert(takedown_outbox).values(
-                    item_id=item_id, payload_json=_takedown(row, chosen, record),
+                    item_id=item_id, payload_json=_takedown(row, listing, chosen, record),
                     status="pending", attempts=0, next_attempt_at=now, created_at=now,
                 ))  # fmt: skip
         return record

@@ -17,8 +17,11 @@ from .records import AuditEntry, DecisionRecord, ReviewItem
 
 
 def dumps(value: Any) -> str:
-    """Canonical JSON: the stored form, and the input of content hashes."""
-    return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    """Canonical JSON: the stored form, and the input of content hashes. NaN and Infinity are
+    refused (ValueError): they are not JSON, and a stored one would poison every reader."""
+    return json.dumps(
+        value, sort_keys=True, ensure_ascii=False, separators=(",", ":"), allow_nan=False
+    )
 
 
 class QueueStore:

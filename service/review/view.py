@@ -77,6 +77,7 @@ def _chips(values: Iterable[str], matched: set[str]) -> list[Segment]:
 def comparison(item: ReviewItem, cand: Candidate | None) -> dict[str, Any]:
     """The listing (highlighted against `cand`) beside the recalled product."""
     listing = item.listing
+    assert listing is not None
     terms: list[str] = []
     idents: list[str] = []
     brand_hit = False
@@ -122,7 +123,16 @@ def comparison(item: ReviewItem, cand: Candidate | None) -> dict[str, Any]:
 
 
 def item_view(item: ReviewItem) -> dict[str, Any]:
+    """Plain data for the page. Never raises for a bad stored item: it is shown with its
+    problem (and whatever could be read), so the reviewer can reject it and move on."""
     cands: list[Candidate | None] = list(item.candidates) or [None]
+    problem = item.problem
+    comparisons: list[dict[str, Any]] = []
+    if item.listing is not None:
+        try:
+            comparisons = [comparison(item, c) for c in cands]
+        except Exception as exc:  # defensive: one odd item must not take the page down
+            problem = f"{problem + '; ' if problem else ''}cannot be shown: {exc}"
     return {
         "id": item.id,
         "source": item.source,
@@ -130,6 +140,7 @@ def item_view(item: ReviewItem) -> dict[str, Any]:
         "model_version": item.model_version,
         "screen_decision": item.screen_decision,
         "lease_expires_at": item.lease_expires_at,
-        "comparisons": [comparison(item, c) for c in cands],
-        "candidates": list(item.candidates),
+        "comparisons": comparisons,
+        "candidates": list(item.candidates) if comparisons else [],
+        "problem": problem,
     }

@@ -1,16 +1,18 @@
-"""HTTP plumbing of the review app: security headers, authentication, bounded JSON bodies."""
+"""HTTP plumbing of the review and admin apps: security headers, authentication (rate limited),
+bounded and strictly parsed JSON bodies, path ids that fit the database."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from starlette.convertors import Convertor, register_url_convertor
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from service.auth import KeyStore, Principal, Role
+from model.validation import MAX_INT64, ValidationError, clean_text, loads, parse_int64
+from service.auth import KeyStore, Principal, Role, TooManyFailedKeys
 
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -61,14 +63,42 @@ def base_path(request: Request) -> str:
     return str(request.scope.get("root_path", "")).rstrip("/")
 
 
+class IdConvertor(Convertor[int]):
+    """``{name:id}``: a whole number that fits a 64-bit id column; anything longer is a 404."""
+
+    regex = "[0-9]{1,19}"
+
+    def convert(self, value: str) -> int:
+        number = int(value)
+        if number > MAX_INT64:
+            raise HTTPException(404, f"no such id {value}")
+        return number
+
+    def to_string(self, value: int) -> str:
+        return str(value)
+
+
+register_url_convertor("id", IdConvertor())
+
+
+def client_address(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
 def authenticate(request: Request, keys: KeyStore) -> tuple[Principal | None, bool]:
-    """-> (principal or None, came from the cookie). A header, when present, wins."""
+    """-> (principal or None, came from the cookie). A header, when present, wins.
+
+    429 with ``Retry-After`` while this client is over the failed-key limit.
+    """
     header = request.headers.get("authorization") or request.headers.get("x-api-key")
-    if header:
-        return keys.authenticate(header), False
     cookie = request.cookies.get(COOKIE_NAME)
-    if cookie:
-        return keys.authenticate(cookie), True
+    try:
+        if header:
+            return keys.check(header, client_address(request)), False
+        if cookie:
+            return keys.check(cookie, client_address(request)), True
+    except TooManyFailedKeys as exc:
+        raise HTTPException(429, str(exc), {"Retry-After": str(exc.retry_after)}) from None
     return None, False
 
 
@@ -113,9 +143,9 @@ async def read_json(
     if ctype != "application/json":
         raise HTTPException(415, "send the body as application/json")
     try:
-        data = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise HTTPException(400, f"body is not valid JSON: {exc}") from None
+        data = loads(body)
+    except ValidationError as exc:
+        raise HTTPException(400, str(exc)) from None
     if not isinstance(data, dict):
         raise HTTPException(400, "body must be a JSON object")
     return data
@@ -133,8 +163,28 @@ def check_fields(
         raise HTTPException(400, f"missing fields {sorted(missing)}")
 
 
-def optional_str(data: dict[str, Any], name: str, default: str | None = None) -> str | None:
+def optional_str(
+    data: dict[str, Any], name: str, default: str | None = None, *, max_chars: int = 5000
+) -> str | None:
+    """The text field `name` checked by the shared rules (`model.validation.clean_text`)."""
     value = data.get(name, default)
-    if value is not None and not isinstance(value, str):
-        raise HTTPException(400, f"{name} must be a string")
+    if value is None:
+        return None
+    try:
+        return clean_text(value, name, max_chars=max_chars)
+    except ValidationError as exc:
+        raise HTTPException(400, str(exc)) from None
+
+
+def query_int(request: Request, name: str, default: int, lo: int, hi: int) -> int:
+    """A whole-number query parameter in [lo, hi]; 400 otherwise."""
+    raw = request.query_params.get(name)
+    if raw is None:
+        return default
+    try:
+        value = parse_int64(raw, name, minimum=lo)
+    except ValidationError:
+        value = None
+    if value is None or value > hi:
+        raise HTTPException(400, f"{name} must be a whole number from {lo} to {hi}")
     return value

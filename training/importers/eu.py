@@ -16,7 +16,7 @@ from pathlib import Path
 from model.matching.identifiers import extract_asins, extract_model_numbers, is_valid_gtin
 from model.schema import MAX_TEXT_CHARS, BlocklistEntry
 from training import loaders
-from training.recall_titles import clean_brand, clean_text
+from training.recall_titles import clean_brand_aliases, clean_text, notice_aliases
 
 from .common import ImportBatch, ImportFileError, csv_rows, read_text
 
@@ -85,9 +85,12 @@ def _export_entry(row: Mapping[str, str]) -> BlocklistEntry:
     coded, gtins = _codes(f"{col('barcode')} {col('batch_barcode')}")
     structured = [m for m in re.split(r"[,;]", col("models")) if m.strip()]
     models, gtins_t = loaders._identifiers(f"{generic}\n{specific}", structured + coded, gtins)
+    brand, aliases = clean_brand_aliases(col("brand"))
+    aliases = (*aliases, *notice_aliases(specific, col("description")))
     return BlocklistEntry(
         entry_id=f"eu-{alert}", source="eu", product_name=loaders._eu_name(generic, specific),
-        brand=clean_brand(col("brand")), model_numbers=models, gtins=gtins_t,
+        brand=brand, model_numbers=models, gtins=gtins_t,
+        aliases=tuple(a for a in dict.fromkeys(aliases) if a.lower() != brand.lower()),
         description=col("description")[:MAX_TEXT_CHARS], hazard=col("risk") or col("risk_type"),
         recall_date=f"20{alert[-2:]}", url=col("url"), category=col("category"),
     )  # fmt: skip

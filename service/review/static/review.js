@@ -31,6 +31,35 @@
     help.hidden = force === undefined ? !help.hidden : !force;
   }
 
+  // Claiming is an explicit action (a page view never claims): the Start button, or a decision
+  // (which asks for the next item). The page then reloads to show the claimed item.
+  async function claimNext() {
+    const response = await fetch(base + "/api/claim", {
+      method: "POST",
+      credentials: "same-origin",
+      headers: { "X-Requested-With": "recallguard" },
+    });
+    if (!response.ok) {
+      let message = "HTTP " + response.status;
+      try { message = (await response.json()).error || message; } catch (e) { /* not JSON */ }
+      throw new Error(message);
+    }
+  }
+
+  async function start() {
+    if (busy) return;
+    busy = true;
+    say("Claiming the next item…");
+    try {
+      await claimNext();
+      window.location.reload();
+      return;
+    } catch (err) {
+      say("Could not claim an item: " + String(err.message || err), "error");
+    }
+    busy = false;
+  }
+
   async function decide(decision) {
     if (!itemId || busy) return;
     busy = true;
@@ -48,6 +77,7 @@
       });
       if (response.ok) {
         say("Saved: " + decision + ". Loading the next item…", "ok");
+        try { await claimNext(); } catch (e) { /* the page shows the queue as it is */ }
         window.location.reload();
         return;
       }
@@ -67,6 +97,11 @@
     const tag = event.target && event.target.tagName;
     if (tag === "INPUT" || tag === "TEXTAREA" || tag === "SELECT") {
       if (event.key === "Escape") event.target.blur();
+      return;
+    }
+    if (event.key === "Enter" && startButton) {
+      event.preventDefault();
+      start();
       return;
     }
     const actions = {
@@ -91,6 +126,8 @@
   rows.forEach(function (row) {
     row.addEventListener("click", function () { select(Number(row.dataset.index)); });
   });
+  const startButton = document.getElementById("claim");
+  if (startButton) startButton.addEventListener("click", function () { start(); });
   const helpButton = document.getElementById("help-button");
   if (helpButton) helpButton.addEventListener("click", function () { toggleHelp(); });
 })();

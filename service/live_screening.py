@@ -1,7 +1,8 @@
-"""Admin operations of a running service: hot blocklist changes, the catalogue, and sweeps.
+"""The live screening state of a running service: the screener, hot blocklist changes, the
+catalogue and sweeps.
 
-One `Admin` per service worker owns the live screener (`LiveBlocklist`: the bundle with the
-durable store's changes laid over it), the catalogue and a sweeper thread. A change made here is
+One `LiveScreening` per service worker owns the live screener (`LiveBlocklist`: the bundle with
+the durable store's changes laid over it), the catalogue and a sweeper thread. A change made here is
 committed to the store, applied to this worker's screener before the call returns, and picked
 up by every other worker (and from `recallguard blocklist import`) by the store poller within a
 fraction of a second. Each added or changed entry is swept against the catalogue in the
@@ -62,7 +63,7 @@ class ChangeOutcome:
         }
 
 
-class Admin:
+class LiveScreening:
     def __init__(
         self,
         bundle: Bundle,
@@ -80,9 +81,12 @@ class Admin:
         self._catalog: Catalog | None = None
         self._catalog_lock = threading.Lock()
         self._checkpointing = threading.Lock()
-        self._jobs: queue.Queue[tuple[int, str]] = queue.Queue()
+        self._jobs: queue.Queue[tuple[int, str] | None] = queue.Queue()
         self.live.add_listener(self._on_change)
-        threading.Thread(target=self._sweeper, name="catalogue-sweeper", daemon=True).start()
+        self._sweeper_thread = threading.Thread(
+            target=self._sweeper, name="catalogue-sweeper", daemon=True
+        )
+        self._sweeper_thread.start()
         for job in self.sweeps.unfinished():  # claimed before a crash or restart
             self._jobs.put(job)
         try:
@@ -213,9 +217,23 @@ class Admin:
         item_id, _ = self.review_queue.enqueue(hit.listing, hit.verdict)
         return int(item_id)
 
+    def close(self, timeout: float = 10.0) -> None:
+        """Stop polling the store and stop the sweeper after the sweep it is running.
+
+        Sweeps still queued stay claimed in the sweep log and are run by the next start.
+        """
+        self.live.stop()
+        with self._jobs.mutex:  # drop the queued jobs: the sweep log keeps them claimed
+            self._jobs.queue.clear()
+        self._jobs.put(None)
+        self._sweeper_thread.join(timeout)
+
     def _sweeper(self) -> None:
         while True:
-            sweep_id, entry_id = self._jobs.get()
+            job = self._jobs.get()
+            if job is None:
+                return
+            sweep_id, entry_id = job
             catalog = self.catalog()
             if catalog is None:
                 self.sweeps.fail(sweep_id, "no catalogue is registered")

@@ -1,0 +1,72 @@
+"""Matching logic on the hashing fake encoder: index, candidate generation and pair features
+without MiniLM (unit tests, milliseconds each)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from model.matching.candidates import CandidateSearch
+from model.matching.encoder import Encoder
+from model.matching.features import FEATURE_NAMES
+from model.matching.index import BlocklistIndex
+from model.schema import BlocklistEntry, Listing
+from tests.fakes import HashingEncoder
+
+ENTRIES = [
+    BlocklistEntry("cpsc-1", "cpsc", "Wooden Bead Stacking Toy", brand="TooyBing",
+                   model_numbers=("TB-MZWJ",)),
+    BlocklistEntry("cpsc-2", "cpsc", "Magnetic Building Tiles Set", brand="MagnaPlay",
+                   model_numbers=("MP-4410",)),
+    BlocklistEntry("cpsc-3", "cpsc", "Infant Sleep Positioner Wedge", brand="DreamNest"),
+    BlocklistEntry("eu-4", "eu", "Squeeze Ball Slime Toy", brand="Funkee",
+                   model_numbers=("17451",)),
+]  # fmt: skip
+
+
+@pytest.fixture
+def search(fake_encoder: HashingEncoder) -> CandidateSearch:
+    return CandidateSearch(fake_encoder, BlocklistIndex.from_entries(ENTRIES, fake_encoder), k=2)
+
+
+def test_fake_encoder_is_an_encoder_with_unit_rows(fake_encoder: HashingEncoder) -> None:
+    assert isinstance(fake_encoder, Encoder)
+    vectors = fake_encoder.encode(["wooden bead toy", "", "wooden bead toy"])
+    assert vectors.shape == (3, fake_encoder.dim) and vectors.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(vectors[[0, 2]], axis=1), 1.0, rtol=1e-6)
+    np.testing.assert_array_equal(vectors[0], vectors[2])
+    assert not vectors[1].any()  # nothing to hash: a zero row, not NaN
+    np.testing.assert_array_equal(HashingEncoder().encode(["abc"]), fake_encoder.encode(["abc"]))
+
+
+def test_index_search_ranks_the_closest_spelling_first(fake_encoder: HashingEncoder) -> None:
+    index = BlocklistIndex.from_entries(ENTRIES, fake_encoder)
+    [hits] = index.search(fake_encoder.encode(["magnetic building tile set"]), k=2)
+    assert index.entries[hits[0].id].entry_id == "cpsc-2"
+    assert hits[0].similarity > hits[1].similarity
+    assert index.lookup_identifiers(frozenset({"MP4410"})) == {1}
+
+
+def test_candidate_set_has_one_feature_row_per_candidate(search: CandidateSearch) -> None:
+    [found] = search.find([Listing(title="Wooden bead stacking toy for toddlers")])
+    ids = [ENTRIES[e].entry_id for e in found.entries]
+    assert ids[0] == "cpsc-1" and len(ids) == 2
+    assert found.features.shape == (2, len(FEATURE_NAMES))
+    assert found.cosines.shape == (2,) and found.cosines[0] >= found.cosines[1]
+
+
+def test_an_exact_identifier_adds_the_entry_the_vectors_missed(
+    fake_encoder: HashingEncoder,
+) -> None:
+    # One vector hit (k=1) goes to the tiles; only the model number links the slime toy.
+    search = CandidateSearch(fake_encoder, BlocklistIndex.from_entries(ENTRIES, fake_encoder), k=1)
+    [found] = search.find([Listing(title="Magnetic Building Tiles Set 17451")])
+    assert [ENTRIES[e].entry_id for e in found.entries] == ["cpsc-2", "eu-4"]
+    assert found.features.shape == (2, len(FEATURE_NAMES))
+    [plain] = search.find([Listing(title="Magnetic Building Tiles Set")])
+    assert [ENTRIES[e].entry_id for e in plain.entries] == ["cpsc-2"]
+
+
+def test_search_rejects_an_empty_candidate_budget(fake_encoder: HashingEncoder) -> None:
+    with pytest.raises(ValueError, match="k must be at least 1"):
+        CandidateSearch(fake_encoder, BlocklistIndex.from_entries(ENTRIES, fake_encoder), k=0)
