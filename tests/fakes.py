@@ -8,10 +8,14 @@ is deterministic across processes (crc32, not Python's salted `hash`).
 
 from __future__ import annotations
 
+import subprocess
+import time
 import zlib
 from datetime import UTC, datetime, timedelta
 
+import httpx
 import numpy as np
+import pytest
 
 from model.matching.verdict import Candidate, Evidence, Thresholds, Verdict
 from model.schema import Listing
@@ -109,3 +113,17 @@ def make_verdict(model_version: str = "bundle-2025.06.01") -> Verdict:
         model_version=model_version,
         thresholds=Thresholds(block=0.9, review=0.5),
     )
+
+
+def wait_ready(proc: subprocess.Popen[bytes], base: str, within_s: float) -> None:
+    """Poll `base`/readyz until 200; fail with the server's output if it dies or times out."""
+    deadline = time.monotonic() + within_s
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, proc.stdout.read().decode() if proc.stdout else ""
+        try:
+            if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(1)
+    pytest.fail(f"{base} did not become ready within {within_s:.0f} s")

@@ -7,7 +7,6 @@ import os
 import re
 import subprocess
 import sys
-import time
 import tomllib
 from pathlib import Path
 
@@ -15,6 +14,7 @@ import httpx
 import pytest
 import yaml
 
+from tests.fakes import wait_ready
 from tests.test_serve import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -85,17 +85,7 @@ def test_built_bento_serves_its_packed_bundle_offline(
     )
     try:
         base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 240
-        while time.monotonic() < deadline:
-            assert proc.poll() is None, proc.stdout.read().decode() if proc.stdout else ""
-            try:
-                if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            time.sleep(1)
-        else:
-            pytest.fail("the Bento did not become ready within 240 s")
+        wait_ready(proc, base, 240)
         r = httpx.post(
             f"{base}/screen",
             timeout=60,

@@ -82,20 +82,10 @@ class Env:
 
 @pytest.fixture
 def env(tmp_path: Path) -> Iterator[Env]:
-    queue = ReviewQueue(f"sqlite:///{tmp_path / 'review.sqlite3'}")
-    store = KeyStore(tmp_path / "keys.json", failed_key_limit="1000/minute")
-    key = store.create_key("admin", "ops")
-    admin = FakeAdmin()
-    item_id, _ = queue.enqueue(make_listing("Wooden Bead Stacking Toy"), make_verdict())
-    app = Starlette(
-        routes=[
-            Mount("/review", create_review_app(lambda: queue, lambda: store)),
-            Mount("/admin", create_admin_app(lambda: admin, lambda: store)),  # type: ignore[arg-type,return-value]
-        ]
-    )
-    with TestClient(app, raise_server_exceptions=False) as client:
-        yield Env(client, queue, admin, key, item_id)
-    queue.close()
+    made = _make_env(tmp_path, failed_key_limit="1000/minute", key_name="ops")
+    with made.client:
+        yield made
+    made.queue.close()
 
 
 # Every JSON-body route, with a body that is valid apart from the field under test.
@@ -371,9 +361,14 @@ def test_fuzz_review_and_admin_apis_never_5xx(
 
 
 def _fuzz_env(tmp: Path) -> Env:
+    return _make_env(tmp, failed_key_limit="100000/minute", key_name="fuzz")
+
+
+def _make_env(tmp: Path, failed_key_limit: str, key_name: str) -> Env:
+    """A review app and an admin app (on a fake admin) over one queue and one key store."""
     queue = ReviewQueue(f"sqlite:///{tmp / 'review.sqlite3'}")
-    store = KeyStore(tmp / "keys.json", failed_key_limit="100000/minute")
-    key = store.create_key("admin", "fuzz")
+    store = KeyStore(tmp / "keys.json", failed_key_limit=failed_key_limit)
+    key = store.create_key("admin", key_name)
     admin = FakeAdmin()
     item_id, _ = queue.enqueue(make_listing("Wooden Bead Stacking Toy"), make_verdict())
     app = Starlette(

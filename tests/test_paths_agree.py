@@ -65,7 +65,8 @@ def test_plain_gated_cli_and_service_agree(
                                        "brand": x.brand}) + "\n" for x in listings))  # fmt: skip
     assert cli(["screen", "--input", str(src), "--output", str(out),
                 "--model", str(tiny_bundle_path)]) == 0  # fmt: skip
-    _agree([json.loads(line) for line in out.read_text().splitlines()], plain)
+    # The command line screens with the service's screener (`make_screener`), gate included.
+    _agree([json.loads(line) for line in out.read_text().splitlines()], gated)
 
     body = [{"title": x.title, "listing_id": x.listing_id, "brand": x.brand} for x in listings]
     r = service_client.post("/screen_batch", json={"listings": body})

@@ -14,6 +14,8 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from tests.fakes import wait_ready
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -46,17 +48,7 @@ def test_bentoml_serve_screens_a_listing(tiny_bundle_path: Path) -> None:
     )
     try:
         base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 180
-        while time.monotonic() < deadline:
-            assert proc.poll() is None, proc.stdout.read().decode() if proc.stdout else ""
-            try:
-                if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            time.sleep(1)
-        else:
-            pytest.fail("service did not become ready within 180 s")
+        wait_ready(proc, base, 180)
         r = httpx.post(
             f"{base}/screen",
             json={"listing": {"title": "TooyBing Wooden Bead Stacking Toys"}},

@@ -155,12 +155,7 @@ class ReviewQueue(QueueStore):
         expires = now + timedelta(seconds=lease_seconds or self.lease_seconds)
         c = items.c
         with self.writer.begin() as conn:
-            own = conn.execute(
-                select(c.id)
-                .where(c.state == "claimed", c.claimed_by == reviewer, c.lease_expires_at >= now)
-                .order_by(c.claimed_at, c.id)
-                .limit(1)
-            ).scalar()
+            own = conn.execute(_own_claim(reviewer, now)).scalar()
             if own is not None:
                 conn.execute(update(items).where(c.id == own).values(lease_expires_at=expires))
                 return self._load(conn, int(own))
@@ -191,14 +186,8 @@ class ReviewQueue(QueueStore):
     def current_claim(self, reviewer: str) -> ReviewItem | None:
         """The reviewer's live claim, if any; reads only (no claim, no lease renewal)."""
         now = self.now()
-        c = items.c
         with self.engine.connect() as conn:
-            own = conn.execute(
-                select(c.id)
-                .where(c.state == "claimed", c.claimed_by == reviewer, c.lease_expires_at >= now)
-                .order_by(c.claimed_at, c.id)
-                .limit(1)
-            ).scalar()
+            own = conn.execute(_own_claim(reviewer, now)).scalar()
             return None if own is None else self._load(conn, int(own))
 
     def release_expired(self) -> int:
@@ -291,3 +280,14 @@ class ReviewQueue(QueueStore):
                     status="pending", attempts=0, next_attempt_at=now, created_at=now,
                 ))  # fmt: skip
         return record
+
+
+def _own_claim(reviewer: str, now: datetime) -> Select[Any]:
+    """The id of the reviewer's oldest live claim (a lease not yet expired at `now`)."""
+    c = items.c
+    return (
+        select(c.id)
+        .where(c.state == "claimed", c.claimed_by == reviewer, c.lease_expires_at >= now)
+        .order_by(c.claimed_at, c.id)
+        .limit(1)
+    )
