@@ -26,6 +26,9 @@ DEFAULT_LEASE_SECONDS = 300
 DEFAULT_EVAL_SAMPLE = 200
 DEFAULT_PORT = 3000
 DEFAULT_FAILED_KEY_LIMIT = "20/minute"
+# 256 listings of 500-character titles and 2,000-character descriptions take 686 KiB as JSON,
+# 3,063 KiB if every letter is a \uXXXX escape (benchmarks/body_size.py): 4 MiB holds either.
+DEFAULT_MAX_BODY_BYTES = 4 * 1024 * 1024
 TRUE_VALUES = ("1", "true", "yes", "on")
 MIN_SIGNING_KEY_CHARS = 32
 # The repository's bundled real data (data/README.md says where each file comes from).
@@ -156,6 +159,15 @@ class Settings:
             "`1` makes `/screen` and `/screen_batch` require a key with the `screen` role.",
         ),
     )
+    max_body_bytes: int = field(
+        metadata=_var(
+            "RECALLGUARD_MAX_BODY_BYTES",
+            f"`{DEFAULT_MAX_BODY_BYTES}` (4 MiB)",
+            "Largest request body `/screen` and `/screen_batch` take (bytes); a larger one gets "
+            "413 before it is parsed. The default holds 256 long listings with room to spare "
+            "(README, input limits).",
+        ),
+    )
     bundle_signing_key: str | None = field(
         metadata=_var(
             "RECALLGUARD_BUNDLE_SIGNING_KEY",
@@ -230,6 +242,9 @@ class Settings:
         cache = _int(env, "RECALLGUARD_EMBEDDING_CACHE", DEFAULT_EMBEDDING_CACHE)
         if cache < 0:
             raise SettingsError(f"RECALLGUARD_EMBEDDING_CACHE must be 0 or more, got {cache}")
+        max_body = _int(env, "RECALLGUARD_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES)
+        if max_body <= 0:
+            raise SettingsError(f"RECALLGUARD_MAX_BODY_BYTES must be positive, got {max_body}")
         signing_key = raw("RECALLGUARD_BUNDLE_SIGNING_KEY")
         if signing_key is not None and len(signing_key) < MIN_SIGNING_KEY_CHARS:
             raise SettingsError(
@@ -253,6 +268,7 @@ class Settings:
             api_keys=raw("RECALLGUARD_API_KEYS"),
             failed_key_limit=raw("RECALLGUARD_FAILED_KEY_LIMIT") or DEFAULT_FAILED_KEY_LIMIT,
             require_screen_key=(raw("RECALLGUARD_REQUIRE_SCREEN_KEY") or "").lower() in TRUE_VALUES,
+            max_body_bytes=max_body,
             bundle_signing_key=signing_key,
             port=_int(env, "PORT", DEFAULT_PORT),
             report=path("RECALLGUARD_REPORT"),

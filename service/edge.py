@@ -1,5 +1,8 @@
-"""The service's HTTP edge in front of BentoML's routes: one ASGI middleware, four rules.
+"""The service's HTTP edge in front of BentoML's routes: one ASGI middleware, five rules.
 
+- Bounded bodies: a body over ``RECALLGUARD_MAX_BODY_BYTES`` (default 4 MiB, `model.settings`)
+  gets 413 before BentoML reads it, whether ``Content-Length`` declares it or a chunked body
+  streams past the limit; the body is counted as it arrives and never held beyond the limit.
 - JSON only: a POST to a screening route with any other content type (``multipart/form-data``
   included, which BentoML would try to parse as a form and fail with a 500) gets 415.
 - One error shape: every 4xx/5xx answer of a screening route is ``{"error": str, "detail": str}``,
@@ -26,6 +29,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from model.settings import Settings
 from service.auth import KeyStore, TooManyFailedKeys
+from service.schemas import MAX_BATCH
 
 SCREEN_ROUTES = frozenset({"/screen", "/screen_batch"})
 API_ROUTES = SCREEN_ROUTES | {"/model_info"}
@@ -50,7 +54,9 @@ def _message(detail: Any) -> str:
         for d in detail:
             if isinstance(d, dict) and "msg" in d:
                 loc = ".".join(str(x) for x in d.get("loc", ()) if x != "root")
-                parts.append(f"{loc}: {d['msg']}" if loc else str(d["msg"]))
+                # A `model.validation` refusal: its message names the field already.
+                msg = str(d["msg"]).removeprefix("Value error, ")
+                parts.append(f"{loc}: {msg}" if loc else msg)
             else:
                 parts.append(_message(d))
         return "; ".join(parts)
@@ -76,17 +82,23 @@ def error_body(status: int, body: bytes) -> bytes:
 
 
 class Edge:
-    """ASGI middleware; see the module docstring. `get_keys` is read per request."""
+    """ASGI middleware; see the module docstring. `get_keys` is read per request.
+
+    `max_body` is the body limit in bytes (default: ``RECALLGUARD_MAX_BODY_BYTES``, read once
+    here; :raises SettingsError: when that variable is unusable).
+    """
 
     def __init__(
         self,
         app: ASGIApp,
         get_keys: Callable[[], KeyStore] | None = None,
         screen_key: Callable[[], bool] = require_screen_key,
+        max_body: int | None = None,
     ) -> None:
         self.app = app
         self.get_keys = get_keys
         self.screen_key = screen_key
+        self.max_body = Settings.from_env().max_body_bytes if max_body is None else max_body
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -96,6 +108,8 @@ class Edge:
         path = scope.get("path", "")
         if path in API_ROUTES:
             refusal = self._refuse(scope, headers, path)
+            if refusal is None:
+                receive, refusal = await self._bounded(headers, receive)
             if refusal is not None:
                 await _answer(send, *refusal)
                 return
@@ -125,6 +139,50 @@ class Edge:
         if not principal.has("screen"):
             return 403, f"this key has role {principal.role!r}; 'screen' is needed", {}
         return None
+
+    async def _bounded(
+        self, headers: Headers, receive: Receive
+    ) -> tuple[Receive, tuple[int, str, dict[str, str]] | None]:
+        """The whole body read up front (at most `max_body` bytes) and replayed, or a 413.
+
+        Reading it here, not in BentoML, is what bounds it: BentoML reads any length before
+        pydantic sees a byte. A declared length over the limit is refused unread; otherwise
+        chunks are counted as they come and reading stops at the first byte past the limit.
+        """
+        too_large = (
+            413,
+            f"the request body is over {self.max_body:,} bytes; send fewer listings per call "
+            f"(at most {MAX_BATCH} per /screen_batch)",
+            # The rest of the body is left unread, so the connection cannot carry another request.
+            {"Connection": "close"},
+        )
+        declared = headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > self.max_body:
+            return receive, too_large
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":  # the client left: let the app see that
+                return _replay(message, receive), None
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_body:
+                return receive, too_large
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                body = {"type": "http.request", "body": b"".join(chunks), "more_body": False}
+                return _replay(body, receive), None
+
+
+def _replay(first: Message, receive: Receive) -> Receive:
+    """A `receive` that answers `first` once, then whatever the server sends next."""
+    pending = [first]
+
+    async def replay() -> Message:
+        return pending.pop() if pending else await receive()
+
+    return replay
 
 
 async def _answer(send: Send, status: int, message: str, extra: dict[str, str]) -> None:

@@ -2,9 +2,11 @@
 
 One source per schema: `ListingIn` runs the `model.schema.Listing` checks (the same rules as
 the review and admin APIs and the CLI) while pydantic parses the request, so a bad listing is a
-400 for its own request before adaptive batching merges it with anyone else's; `VerdictOut` is
-built from the fields of the `model.matching.verdict.Verdict` dataclasses, so the answer and
-its OpenAPI schema cannot drift from what the screener returns.
+400 for its own request before adaptive batching merges it with anyone else's. Those checks are
+the listing's only validation: pydantic parses the shape (an object, its known fields, their
+JSON types) and states the limits in the OpenAPI schema, but does not enforce them a second
+time. `VerdictOut` is built from the fields of the `model.matching.verdict.Verdict` dataclasses,
+so the answer and its OpenAPI schema cannot drift from what the screener returns.
 """
 
 from __future__ import annotations
@@ -35,17 +37,27 @@ from model.schema import (
 
 MAX_BATCH = 256
 
-Title = Annotated[
+
+def _documented(plain: Any, limited: Any) -> Any:
+    """`plain` to parse, with the JSON schema of `limited` (the same type with its limits).
+
+    The limits are the `model.schema` bounds, enforced once by `Listing`'s checks; here they
+    only document the API (OpenAPI, schemathesis), so pydantic does not check them again.
+    """
+    return Annotated[plain, WithJsonSchema(TypeAdapter(limited).json_schema())]
+
+
+Title = _documented(
     str,
-    StringConstraints(
-        strip_whitespace=False, min_length=1, max_length=MAX_TITLE_CHARS, pattern=r"\S"
-    ),
-]
+    Annotated[str, StringConstraints(min_length=1, max_length=MAX_TITLE_CHARS, pattern=r"\S")],
+)
 Identifier = Annotated[str, StringConstraints(min_length=1, max_length=MAX_IDENTIFIER_CHARS)]
+Identifiers = _documented(list[str], Annotated[list[Identifier], Field(max_length=MAX_IDENTIFIERS)])
+Price = _documented(float | None, Annotated[float, Field(ge=0)] | None)
 
 
 def _text(name: str) -> Any:
-    return Annotated[str, StringConstraints(max_length=LISTING_LIMITS[name])]
+    return _documented(str, Annotated[str, StringConstraints(max_length=LISTING_LIMITS[name])])
 
 
 class ListingIn(BaseModel):
@@ -57,17 +69,18 @@ class ListingIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid", strict=True)
 
-    title: Title = Field(description="Listing title as the seller wrote it.")
+    title: Title = Field(description="Listing title as the seller wrote it.")  # type: ignore[valid-type]
     listing_id: _text("listing_id") = ""  # type: ignore[valid-type]
     description: _text("description") = ""  # type: ignore[valid-type]
     brand: _text("brand") = ""  # type: ignore[valid-type]
-    price: float | None = Field(default=None, ge=0, allow_inf_nan=False)
+    price: Price = None  # type: ignore[valid-type]
     category: _text("category") = ""  # type: ignore[valid-type]
-    identifiers: list[Identifier] = Field(default_factory=list, max_length=MAX_IDENTIFIERS)
+    identifiers: Identifiers = Field(default_factory=list)  # type: ignore[valid-type]
     _listing: Listing | None = PrivateAttr(default=None)
 
     @model_validator(mode="after")
     def _domain_rules(self) -> ListingIn:
+        # The one validation of the listing's values (tests/test_service.py counts it).
         # ValidationError is a ValueError: pydantic reports it as a 400 for this request only.
         self._listing = Listing.from_dict(
             {name: getattr(self, name) for name in type(self).model_fields}

@@ -174,7 +174,10 @@ class RecallGuard:
 
     @bentoml.api(route="/screen")
     async def screen(self, listing: ListingIn) -> VerdictOut:
-        """Screen one listing: block, review or allow, with the matching recall and why."""
+        """Screen one listing: block, review or allow, with the matching recall and why.
+
+        A body over the body limit (`RECALLGUARD_MAX_BODY_BYTES`, default 4 MiB) gets 413.
+        """
         item = listing.to_listing()
         self._screener()  # 503 while loading, before queueing
         with metrics.timed("screen"):
@@ -190,7 +193,9 @@ class RecallGuard:
         """Screen up to MAX_BATCH listings in one call; verdicts come back in input order.
 
         Concurrent calls queue; when the queue could not clear a call within the request
-        timeout the answer is 503 with a `Retry-After` header (seconds), at once.
+        timeout the answer is 503 with a `Retry-After` header (seconds), at once. A body over
+        the body limit (`RECALLGUARD_MAX_BODY_BYTES`, default 4 MiB: 256 listings of 500-character
+        titles and 2,000-character descriptions take 0.7 MiB) gets 413.
         """
         with metrics.timed("screen_batch"):
             items = [item.to_listing() for item in listings]

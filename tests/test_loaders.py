@@ -39,8 +39,8 @@ from training.recall_titles import clean_text, read_cpsc_title
 
 
 @pytest.fixture(scope="module")
-def blocklist() -> dict[str, BlocklistEntry]:
-    entries = load_default_blocklist()
+def blocklist(all_entries: list[BlocklistEntry]) -> dict[str, BlocklistEntry]:
+    entries = all_entries  # the session's one load_default_blocklist() (tests/conftest.py)
     print("default blocklist:", len(entries), dict(Counter(e.source for e in entries)))
     return {e.entry_id: e for e in entries}
 

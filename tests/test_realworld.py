@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from model.schema import Listing
+from model.schema import BlocklistEntry, Listing
 from training.realworld import CASES_FILE, HALVES, RealCase, load_cases, recall_groups, split_cases
 from training.realworld_score import score_verdicts, summarise
 
@@ -185,10 +185,10 @@ def test_each_rule_by_hand(cases: list[RealCase]) -> None:
     assert scores[pos[7]].flagged  # the later of two lines for one listing wins
 
 
-def test_expected_ids_exist_in_the_default_blocklist(cases: list[RealCase]) -> None:
-    from training.loaders import load_default_blocklist
-
-    known = {e.entry_id for e in load_default_blocklist()}
+def test_expected_ids_exist_in_the_default_blocklist(
+    cases: list[RealCase], all_entries: list[BlocklistEntry]
+) -> None:
+    known = {e.entry_id for e in all_entries}  # load_default_blocklist(), once per session
     missing = sorted({e for c in cases for e in c.expected} - known)
     assert not missing
 

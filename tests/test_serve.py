@@ -68,6 +68,15 @@ def test_bentoml_serve_screens_a_listing(tiny_bundle_path: Path) -> None:
         assert scraped[("recallguard_screen_stage_seconds_count", (("stage", "screen"),))] >= 1
         pending = scraped[("recallguard_review_queue_depth", (("state", "pending"),))]
         assert pending == (1 if decision == "review" else 0)
+        # Over a real socket, a body over the limit (4 MiB by default) is refused at the edge,
+        # whether declared or chunked, and the client reads the 413 before the server hangs up.
+        big = b'{"listings": [' + b" " * (4 * 1024 * 1024) + b"]}"
+        chunked = (big[i : i + 65536] for i in range(0, len(big), 65536))
+        for content in (big, chunked):
+            refused = httpx.post(f"{base}/screen_batch", content=content, timeout=30,
+                                 headers={"Content-Type": "application/json"})  # fmt: skip
+            assert refused.status_code == 413, refused.text
+            assert "bytes" in refused.json()["error"]
         assert (
             httpx.post(f"{base}/screen", json={"listing": {"title": ""}}, timeout=30).status_code
             == 400

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -25,7 +26,10 @@ from model.matching.cascade import GateStage, bundle_gate_threshold
 from model.matching.screener import Screener
 from model.runtime.batch_queue import BatchQueue, Overloaded
 from model.schema import MAX_TITLE_CHARS
+from model.settings import Settings
 from service.schemas import MAX_BATCH
+
+JSON = {"Content-Type": "application/json"}
 
 
 @pytest.fixture
@@ -166,6 +170,45 @@ def test_unsupported_content_type_is_415(client: TestClient, url: str, ctype: st
 def test_deep_json_is_400(client: TestClient) -> None:
     r = post_raw(client, "/screen", '{"listing": ' + "[" * 1000 + "]" * 1000 + "}")
     assert r.status_code == 400, r.text
+
+
+def full_batch(size: int) -> bytes:
+    """A MAX_BATCH-listing /screen_batch body of exactly `size` bytes: long descriptions fill it."""
+    listings = [
+        {"listing_id": f"b{i}", "title": f"Wooden stacking toy no. {i}", "description": ""}
+        for i in range(MAX_BATCH)
+    ]
+    listings[0]["title"] = "TooyBing Wooden Bead Stacking Toys"
+    extra = size - len(json.dumps({"listings": listings}).encode())
+    words = "Solid beech wood, smooth edges, water-based paint, for ages 3 and up. " * 400
+    for i, listing in enumerate(listings):
+        listing["description"] = words[: extra // MAX_BATCH + (i < extra % MAX_BATCH)]
+    body = json.dumps({"listings": listings}).encode()
+    assert len(body) == size
+    return body
+
+
+def test_a_full_batch_just_under_the_body_limit_is_screened(client: TestClient) -> None:
+    limit = Settings.from_env().max_body_bytes
+    r = client.post("/screen_batch", content=full_batch(limit - 1), headers=JSON)
+    assert r.status_code == 200, r.text[:500]
+    verdicts = r.json()
+    assert [v["listing_id"] for v in verdicts] == [f"b{i}" for i in range(MAX_BATCH)]
+    assert verdicts[0]["decision"] in ("block", "review")
+    assert verdicts[0]["match"]["entry_id"] == "cpsc-10917"
+
+
+def test_a_body_over_the_limit_is_413_before_it_is_parsed(client: TestClient) -> None:
+    limit = Settings.from_env().max_body_bytes
+    body = full_batch(limit + 1)
+    declared = client.post("/screen_batch", content=body, headers=JSON)
+    streamed = client.post(
+        "/screen_batch", content=iter([body[:limit], body[limit:]]), headers=JSON
+    )
+    for r in (declared, streamed):
+        assert r.status_code == 413, r.text[:500]
+        data = r.json()
+        assert set(data) == {"error", "detail"} and f"{limit:,} bytes" in data["error"]
 
 
 def test_one_bad_request_in_a_merged_batch_fails_only_itself(client: TestClient) -> None:
@@ -381,6 +424,97 @@ def test_screen_prepares_each_listing_once_and_each_field_once(
         {ONCE["title"]: 1, ONCE["description"]: 1, ONCE["brand"]: 1,
          ONCE["category"]: 1}
     )  # fmt: skip
+
+
+# A listing with every field set, and the rule calls that checking it once makes
+# (model.schema.Listing.__post_init__: one per field and one per identifier).
+CHECKED = {**ONCE, "listing_id": "checked", "price": 12.5, "identifiers": ["TB-MZWJ", "B0CB9WV7"]}
+RULE_CALLS = Counter(
+    {"title": 1, "listing_id": 1, "description": 1, "brand": 1, "category": 1, "price": 1,
+     "identifiers": 1, "identifiers[0]": 1, "identifiers[1]": 1}
+)  # fmt: skip
+
+
+def _spy_on_the_listing_rules(monkeypatch: pytest.MonkeyPatch, *, permissive: bool) -> Counter[str]:
+    """Count every call of the listing's rule functions by field name, and the dataclass checks
+    themselves as ``__post_init__``. With `permissive` the rules accept anything, so whatever
+    still refuses a listing is a second validation."""
+    import model.schema as schema
+    import model.validation as validation
+
+    calls: Counter[str] = Counter()
+    real_post_init = schema.Listing.__post_init__
+    real_text, real_number, real_list = (
+        validation.clean_text, validation.finite_number, validation.string_list
+    )  # fmt: skip
+
+    def post_init(self: Any) -> None:
+        calls["__post_init__"] += 1
+        real_post_init(self)
+
+    def clean_text(value: Any, name: str, **kw: Any) -> Any:
+        calls[name] += 1
+        return value if permissive else real_text(value, name, **kw)
+
+    def finite_number(value: Any, name: str, **kw: Any) -> Any:
+        calls[name] += 1
+        return value if permissive else real_number(value, name, **kw)
+
+    def string_list(value: Any, name: str, **kw: Any) -> Any:
+        calls[name] += 1
+        if permissive:
+            for i, v in enumerate(value):
+                clean_text(v, f"{name}[{i}]")
+            return tuple(value)
+        return real_list(value, name, **kw)
+
+    monkeypatch.setattr(schema.Listing, "__post_init__", post_init)
+    for module in (schema, validation):  # model.schema's names, and string_list's clean_text
+        monkeypatch.setattr(module, "clean_text", clean_text)
+    monkeypatch.setattr(schema, "finite_number", finite_number)
+    monkeypatch.setattr(schema, "string_list", string_list)
+    return calls
+
+
+@pytest.mark.parametrize("route", ["/screen", "/screen_batch"])
+def test_screen_validates_each_listing_once_and_each_field_once(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch, route: str
+) -> None:
+    calls = _spy_on_the_listing_rules(monkeypatch, permissive=False)
+    body = {"listing": CHECKED} if route == "/screen" else {"listings": [CHECKED, CHECKED]}
+    r = client.post(route, json=body)
+    assert r.status_code == 200, r.text
+    per_listing = 1 if route == "/screen" else 2
+    assert calls.pop("__post_init__") == per_listing, "the listing was checked more than once"
+    assert calls == Counter({k: n * per_listing for k, n in RULE_CALLS.items()})
+
+
+def test_the_listing_rules_are_the_only_validation_on_screen(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Over every documented limit (title, brand, identifiers) and below the price minimum: with
+    # the rules switched off nothing else may refuse it; pydantic only parses the shape.
+    over = {
+        "title": "Wooden bead stacking toy " + "x" * MAX_TITLE_CHARS,
+        "brand": "b" * 201,
+        "price": -1.0,
+        "identifiers": [f"ID{i:03d}" for i in range(50)] + ["Z" * 65],
+    }
+    refused = {
+        "title": "title is 5025 characters; at most 5000 are accepted",
+        "brand": "brand is 201 characters; at most 200 are accepted",
+        "price": "price must be at least 0, got -1.0",
+        "identifiers": "identifiers has 51 items; at most 50 are accepted",
+    }
+    for name, message in refused.items():  # each alone is refused by the rules, clearly
+        r = client.post("/screen", json={"listing": {"title": "Wooden toy", name: over[name]}})
+        assert r.status_code == 400 and message in r.json()["error"], r.text
+        assert "Value error" not in r.text
+    calls = _spy_on_the_listing_rules(monkeypatch, permissive=True)
+    r = client.post("/screen", json={"listing": over})
+    assert r.status_code == 200, r.text
+    assert calls["__post_init__"] == 1 and calls["title"] == calls["price"] == 1
+    assert calls["identifiers"] == 1 and calls["identifiers[50]"] == 1
 
 
 def test_decisions_and_stage_latency_are_counted(client: TestClient) -> None:

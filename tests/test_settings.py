@@ -27,6 +27,7 @@ def test_defaults_from_an_empty_environment() -> None:
         20000,
     )
     assert (s.review_lease_seconds, s.takedown_webhook_url, s.port) == (300, None, 3000)
+    assert s.max_body_bytes == 4 * 1024 * 1024
 
 
 def test_data_home_moves_everything_under_it(tmp_path: Path) -> None:
@@ -51,6 +52,8 @@ def test_data_home_moves_everything_under_it(tmp_path: Path) -> None:
         ("RECALLGUARD_REVIEW_LEASE_SECONDS", "5m", "whole number"),
         ("RECALLGUARD_TAKEDOWN_WEBHOOK_URL", "ftp://x", "http"),
         ("PORT", "eighty", "whole number"),
+        ("RECALLGUARD_MAX_BODY_BYTES", "0", "positive"),
+        ("RECALLGUARD_MAX_BODY_BYTES", "4MB", "whole number"),
     ],
 )
 def test_bad_values_name_the_variable_and_the_value(name: str, value: str, expected: str) -> None:

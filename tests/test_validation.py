@@ -2,9 +2,22 @@
 
 from __future__ import annotations
 
-import pytest
+import json
+from typing import Any
 
-from model.schema import BlocklistEntry, Listing
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from pydantic import ValidationError as PydanticValidationError
+
+from model.schema import (
+    LISTING_LIMITS,
+    MAX_IDENTIFIER_CHARS,
+    MAX_IDENTIFIERS,
+    MAX_TITLE_CHARS,
+    BlocklistEntry,
+    Listing,
+)
 from model.validation import (
     ValidationError,
     check_depth,
@@ -14,6 +27,7 @@ from model.validation import (
     loads,
     parse_int64,
 )
+from service.schemas import ListingIn
 
 
 @pytest.mark.parametrize("title", ["\u001f", "\u001c\u001d\u001e", " \t\n", "\u200b", "\x00\x7f"])
@@ -82,3 +96,52 @@ def test_numbers_and_ids() -> None:
     for bad in ("9223372036854775808", "-1", "1e3", "١٢", ""):
         with pytest.raises(ValidationError):
             parse_int64(bad, "id")
+
+
+# -- the HTTP model accepts exactly what the dataclass accepts ----------------------------------
+def _near(limit: int) -> st.SearchStrategy[str]:
+    return st.sampled_from(["x" * limit, "x" * (limit + 1), " \t", "\u001f", "\u200b", "b \ud83d"])
+
+
+_words = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=12)
+_good = st.fixed_dictionaries(
+    {"title": st.text("abc XYZ-019", min_size=1, max_size=12).filter(str.strip)},
+    optional={
+        "listing_id": _words, "brand": _words, "category": _words, "description": _words,
+        "price": st.none() | st.floats(0, 1e6) | st.integers(0, 10**6),
+        "identifiers": st.lists(st.text("AB12-", min_size=1, max_size=6).filter(str.strip),
+                                max_size=3),
+    },
+)  # fmt: skip
+_other = st.none() | st.booleans() | st.integers() | st.floats() | _words
+_bad = st.one_of(
+    st.tuples(st.just("title"), _other | _near(MAX_TITLE_CHARS)),
+    *(st.tuples(st.just(name), _other | _near(limit)) for name, limit in LISTING_LIMITS.items()),
+    st.tuples(st.just("price"), _other | st.just(10**400) | st.floats(max_value=-1e-9)),
+    st.tuples(
+        st.just("identifiers"),
+        _other
+        | st.lists(_words | _near(MAX_IDENTIFIER_CHARS), max_size=3)
+        | st.lists(st.just("A1"), min_size=MAX_IDENTIFIERS, max_size=MAX_IDENTIFIERS + 1),
+    ),
+    st.tuples(st.just("colour"), _other),
+)
+_listing_rows = st.builds(lambda row, bad: {**row, **dict(bad)}, _good, st.lists(_bad, max_size=2))
+
+
+@settings(max_examples=300, deadline=None, database=None)
+@given(row=_listing_rows)
+def test_the_screening_edge_accepts_exactly_what_listing_accepts(row: dict[str, Any]) -> None:
+    """`ListingIn` (what /screen, /screen_batch and `recallguard screen` parse) refuses and keeps
+    exactly what `Listing.from_dict` does: its pydantic layer adds no rule of its own and drops
+    none, so a listing means the same at every edge (issue 14: one validation)."""
+    raw = json.dumps(row)
+    try:
+        want: Listing | None = Listing.from_dict(json.loads(raw))
+    except ValidationError:
+        want = None
+    try:
+        got: Listing | None = ListingIn.model_validate_json(raw).to_listing()
+    except PydanticValidationError:
+        got = None
+    assert got == want

@@ -83,14 +83,12 @@ def _errors(exc: ValidationError) -> str:
     parts = []
     for err in exc.errors():
         where = ".".join(str(p) for p in err["loc"]) or "listing"
-        if where == "title" and err["type"] in (
-            "missing",
-            "string_pattern_mismatch",
-            "string_too_short",
-        ):
-            parts.append("title is missing or empty")
+        if where == "title" and err["type"] == "missing":
+            parts.append("title is missing")
         elif err["type"] == "extra_forbidden":
             parts.append(f"unknown field {where!r} (expected some of {', '.join(FIELDS)})")
+        elif err["type"] == "value_error":  # the `Listing` checks: the message names the field
+            parts.append(str(err.get("ctx", {}).get("error", err["msg"])))
         else:
             parts.append(f"{where}: {err['msg']}")
     return "; ".join(parts)

@@ -64,12 +64,19 @@ class BundleConfig:
     format_version: int = FORMAT_VERSION
 
     def to_dict(self) -> dict[str, Any]:
+        """The JSON object written to config.json (thresholds as a nested object)."""
         d = asdict(self)
         d["feature_names"] = list(self.feature_names)
         return d
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> BundleConfig:
+        """Inverse of `to_dict`, for config.json as this code's FORMAT_VERSION writes it.
+
+        :raises BundleIntegrityError: `format_version` is not FORMAT_VERSION.
+        :raises KeyError: `thresholds` or `feature_names` is missing.
+        :raises TypeError: unknown or missing fields (here or in `thresholds`).
+        """
         data = dict(data)
         if data.get("format_version") != FORMAT_VERSION:
             raise BundleIntegrityError(
@@ -138,7 +145,14 @@ class Bundle:
     classifier: MatchClassifier
 
     def save(self, path: Path) -> Path:
-        """Write atomically: build in a sibling temp folder, then rename into place."""
+        """Write atomically: build in a sibling temp folder, then rename into place.
+
+        Signs the manifest when a signing key is configured. Returns `path`; on any failure the
+        temp folder is removed and nothing appears at `path`.
+
+        :raises FileExistsError: `path` exists and is not empty (bundles are immutable).
+        :raises TypeError: the encoder has no `save(path)` method.
+        """
         path = Path(path)
         if path.exists() and any(path.iterdir()):
             raise FileExistsError(f"{path} exists and is not empty; bundles are immutable")
@@ -172,7 +186,12 @@ class Bundle:
 
     @classmethod
     def load(cls, path: Path, encoder: Encoder | None = None) -> Bundle:
-        """Verify hashes, then load. `encoder` lets a caller reuse one already in memory."""
+        """Verify hashes, then load. `encoder` lets a caller reuse one already in memory.
+
+        :raises BundleIntegrityError: any check or part fails; the message names the file
+            (BundleSignatureError when a configured key's signature is missing or wrong).
+        :raises UntrustedArtifactError: the classifier holds types outside the trusted list.
+        """
         path = Path(path)
         verify(path)
         config = _read(path / CONFIG_FILE, lambda: BundleConfig.from_dict(
@@ -199,9 +218,11 @@ class Bundle:
 
 
 def _read(source: Path, load: Callable[[], T]) -> T:
-    """Run one part's loader; any failure becomes a BundleIntegrityError naming the file
-    (a truncated skops file otherwise surfaces as a bare ``BadZipFile``). Refusals that are
-    already specific (integrity, untrusted types) pass through unchanged."""
+    """Run one part's loader; any failure becomes a BundleIntegrityError naming the file.
+
+    A truncated skops file otherwise surfaces as a bare ``BadZipFile``. Refusals that are
+    already specific (integrity, untrusted types) pass through unchanged.
+    """
     try:
         return load()
     except (BundleIntegrityError, UntrustedArtifactError):

@@ -35,6 +35,7 @@ class CacheStats:
 
     @property
     def hit_rate(self) -> float:
+        """Share of looked-up texts found, hits / (hits + misses), in [0, 1]; 0.0 before any."""
         total = self.hits + self.misses
         return self.hits / total if total else 0.0
 
@@ -90,9 +91,11 @@ class EmbeddingCache:
                 self._rows.popitem(last=False)
 
     def clear(self) -> None:
+        """Drop every row (the encoder's weights changed); the hit and miss counters are kept."""
         with self._lock:
             self._rows.clear()
 
     def stats(self) -> CacheStats:
+        """A consistent snapshot of size and counters, taken under the lock."""
         with self._lock:
             return CacheStats(len(self._rows), self.max_entries, self._hits, self._misses)

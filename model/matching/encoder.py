@@ -1,5 +1,7 @@
-"""Text encoders behind one tiny protocol, so the index, the training code and the tests never
-depend on sentence-transformers directly and a model can be swapped without touching call sites.
+"""Text encoders behind one tiny protocol.
+
+The index, the training code and the tests never depend on sentence-transformers directly, so a
+model can be swapped (or faked in a test) without touching call sites.
 """
 
 from __future__ import annotations
@@ -22,9 +24,17 @@ class Encoder(Protocol):
     """Anything that turns texts into L2-normalised float32 row vectors."""
 
     @property
-    def dim(self) -> int: ...
+    def dim(self) -> int:
+        """Width of every vector `encode` returns (384 for all-MiniLM-L6-v2)."""
+        ...
 
-    def encode(self, texts: list[str]) -> np.ndarray: ...
+    def encode(self, texts: list[str]) -> np.ndarray:
+        """Embed `texts`: a float32 array of shape (len(texts), dim), row i for texts[i].
+
+        Rows have unit L2 norm, so a dot product is the cosine similarity. An empty list gives
+        shape (0, dim).
+        """
+        ...
 
 
 def default_model_path() -> Path:
@@ -106,6 +116,7 @@ class SentenceTransformerEncoder:
 
     @property
     def dim(self) -> int:
+        """Embedding width the model reports (384 for the default all-MiniLM-L6-v2)."""
         return self._dim
 
     def _weights_key(self) -> tuple[tuple[int, int], ...]:
@@ -122,6 +133,12 @@ class SentenceTransformerEncoder:
         return self._fast
 
     def encode(self, texts: list[str]) -> np.ndarray:
+        """Embed `texts` as `Encoder.encode` says: float32, shape (len(texts), dim), unit rows.
+
+        Cached texts are served from the LRU; each distinct missing text is encoded once, even if
+        the batch repeats it. If `.model`'s weights changed since the last call (fine-tuning),
+        the inference copy is rebuilt and the cache emptied first, so no stale vector is served.
+        """
         if not texts:
             return np.zeros((0, self._dim), dtype=np.float32)
         path = self._path()
@@ -139,6 +156,7 @@ class SentenceTransformerEncoder:
         return np.vstack([r for r in rows if r is not None]).astype(np.float32, copy=False)
 
     def cache_stats(self) -> CacheStats:
+        """Hits, misses and size of the embedding cache (all zero when `cache_size` is 0)."""
         return self.cache.stats()
 
     def save(self, path: Path) -> None:

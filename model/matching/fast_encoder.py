@@ -98,6 +98,7 @@ def length_batches(
 
 
 def padded(length: int) -> int:
+    """`length` (tokens) rounded up to a multiple of PAD_MULTIPLE (8): 0 -> 0, 1 -> 8, 9 -> 16."""
     return -(-length // PAD_MULTIPLE) * PAD_MULTIPLE
 
 
@@ -153,6 +154,12 @@ class FastPath:
         return buffers
 
     def tokenize(self, texts: Sequence[str]) -> list[list[int]]:
+        """Token ids per text, unpadded, special tokens included, at most `max_length` each.
+
+        Each text is cut to MAX_SEQ_CHARS characters before tokenising (bounds the tokenizer's
+        work on a pathological title), then truncated to `max_length` tokens. Serialised by a
+        lock: the Rust tokenizer's truncation state is per call and races across threads.
+        """
         with self._tokenizer_lock:
             enc = self.tokenizer(
                 [t[:MAX_SEQ_CHARS] for t in texts],
@@ -165,7 +172,11 @@ class FastPath:
         return list(enc["input_ids"])
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
-        """L2-normalised float32 rows, one per text, in input order."""
+        """L2-normalised float32 rows, shape (len(texts), dim), one per text, in input order.
+
+        `texts` must be non-empty (`SentenceTransformerEncoder.encode` handles the empty case).
+        Blocks while `parallel` other forward passes are running (see the module docstring).
+        """
         import torch
 
         if torch.get_num_threads() != self.threads:

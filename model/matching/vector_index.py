@@ -44,8 +44,12 @@ class Hit(NamedTuple):
 
 @dataclass(frozen=True)
 class IndexSpec:
-    """Which structure to build: `flat`, `ivf` (`nlist` lists searched `nprobe` deep) or
-    `ivfpq` (the same, with vectors compressed to `pq_m` bytes).
+    """Which structure to build.
+
+    `flat` (exact), `ivf` (`nlist` lists searched `nprobe` deep) or `ivfpq` (the same, with
+    vectors compressed to `pq_m` bytes; 0 means `DEFAULT_PQ_M`).
+
+    :raises ValueError: `kind` is none of the three.
     """
 
     kind: str
@@ -94,11 +98,13 @@ class VectorIndex:
     def build(
         cls, spec: IndexSpec, vectors: np.ndarray, ids: np.ndarray | None = None, seed: int = 0
     ) -> VectorIndex:
-        """A trained index holding `vectors` (n, dim) under `ids` (default: row numbers, kept
-        by position in a plain ``IndexFlatIP`` when exact).
+        """A trained index holding `vectors` (n, dim) float32 under int64 `ids` (n,).
 
+        Default ids are the row numbers, kept by position in a plain ``IndexFlatIP`` when exact.
         IVF kinds train on a fixed-seed sample of `TRAIN_PER_LIST` x `nlist` vectors, so the
         same input builds the same index; with too few vectors to train they fall back to flat.
+
+        :raises ValueError: `ids` and `vectors` differ in length, or `pq_m` does not divide dim.
         """
         vectors = np.ascontiguousarray(vectors, dtype=np.float32)
         dim = int(vectors.shape[1])
@@ -133,10 +139,12 @@ class VectorIndex:
     # -- what it is -----------------------------------------------------------------------------
     @property
     def dim(self) -> int:
+        """Width of the stored vectors (384 for all-MiniLM-L6-v2)."""
         return int(self.index.d)
 
     @property
     def ntotal(self) -> int:
+        """How many vectors the index holds."""
         return int(self.index.ntotal)
 
     def __len__(self) -> int:
@@ -160,7 +168,11 @@ class VectorIndex:
 
     # -- changing it ----------------------------------------------------------------------------
     def add(self, vectors: np.ndarray, ids: np.ndarray) -> None:
-        """Add vectors (n, dim) under int64 `ids` (n,)."""
+        """Add vectors (n, dim) under int64 `ids` (n,); IVF indexes must already be trained.
+
+        :raises ValueError: `vectors` is not (n, dim), or this is a positional flat index and
+            `ids` do not continue its row numbers (ntotal, ntotal + 1, ...).
+        """
         if not len(ids):
             return
         matrix, ids = _as_matrix(vectors, self.dim), np.asarray(ids, np.int64)
@@ -203,11 +215,15 @@ class VectorIndex:
 
     # -- persistence (FAISS's own format) -------------------------------------------------------
     def save(self, path: Path) -> None:
+        """Write the index to the file `path` in FAISS's own format (`faiss.write_index`)."""
         faiss.write_index(self.index, str(path))
 
     @classmethod
     def load(cls, path: Path, mmap: bool = False) -> VectorIndex:
-        """Read an index file; `mmap` maps IVF lists from disk instead of reading them in."""
+        """Read an index file; `mmap` maps IVF lists from disk instead of reading them in.
+
+        :raises RuntimeError: FAISS cannot read the file (missing, truncated, not an index).
+        """
         flags = faiss.IO_FLAG_MMAP | faiss.IO_FLAG_READ_ONLY if mmap else 0
         return cls(faiss.read_index(str(path), flags))
 

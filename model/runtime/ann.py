@@ -14,6 +14,10 @@ import faiss
 
 
 def fsync_dir(path: Path) -> None:
+    """Flush folder `path`'s entries to disk, so a rename inside it survives a power cut.
+
+    :raises OSError: the folder cannot be opened.
+    """
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
@@ -37,6 +41,13 @@ def atomic_write_text(path: Path, text: str) -> None:
 
 
 def write_index_atomic(index: faiss.Index, path: Path) -> None:
+    """Write a FAISS index to `path` the same way as `atomic_write_text`: old file or new one.
+
+    The temp file sits beside `path` (same filesystem, so the rename is atomic) and is removed
+    whatever happens.
+
+    :raises RuntimeError: FAISS cannot write the index.
+    """
     fd, tmp = tempfile.mkstemp(prefix=".index-", dir=path.parent)
     os.close(fd)
     try:

@@ -52,23 +52,36 @@ class CatalogError(ValueError):
 
 @dataclass(frozen=True)
 class AddResult:
+    """Counts of one `Catalog.add`: new listing ids, changed ones, and ones already identical."""
+
     added: int = 0
     updated: int = 0
     unchanged: int = 0
 
 
 def encoder_fingerprint(bundle_path: Path) -> str:
-    """Identity of a bundle's encoder (hash of its files): catalogue vectors are only comparable
-    with queries from the very same encoder."""
+    """Identity of a bundle's encoder: 16 hex digits of a SHA-256 over its files' hashes.
+
+    Catalogue vectors are only comparable with queries from the very same encoder. Read from the
+    bundle's manifest.json (the `encoder/` entries), so nothing is re-hashed.
+
+    :raises OSError: the bundle has no readable manifest.json.
+    :raises ValueError: manifest.json is not JSON.
+    :raises KeyError: it has no `files` map.
+    """
     manifest = json.loads((Path(bundle_path) / "manifest.json").read_text())
     files = {k: v for k, v in manifest["files"].items() if k.startswith("encoder/")}
     return hashlib.sha256(json.dumps(files, sort_keys=True).encode()).hexdigest()[:16]
 
 
 def listing_identifiers(listing: Listing) -> frozenset[str]:
-    """Identifiers to look a listing up by: those the screener extracts or the platform gave,
-    plus every run of 1-3 adjacent words with a digit joined ("aj0192 y3" -> AJ0192Y3), since
-    sellers split codes and the entry being swept is not known when the listing is indexed."""
+    """Canonical identifiers to look a listing up by.
+
+    Those the screener extracts or the platform gave, plus every run of 1-3 adjacent words with
+    a digit joined ("aj0192 y3" -> AJ0192Y3), 4 to 30 characters long, since sellers split codes
+    and the entry being swept is not known when the listing is indexed. Reads the brand and title
+    and at most 2,000 characters of description (5,000 folded characters in all), bounding work.
+    """
     found = set(ListingView.of(listing).identifiers)
     words = _WORD.findall(fold(f"{listing.text()} {listing.description[:2000]}")[:5000])
     for n in (1, 2, 3):
@@ -80,7 +93,14 @@ def listing_identifiers(listing: Listing) -> frozenset[str]:
 
 
 class Catalog:
-    """Listings by platform `listing_id`; internal integer ids key the FAISS index."""
+    """Listings by platform `listing_id`; internal integer ids key the FAISS index.
+
+    Opening creates the folder and database if missing and replays rows written since the last
+    checkpoint. Safe to share between threads and processes (SQLite WAL plus a file lock for
+    checkpoints).
+
+    :raises CatalogError: the folder was embedded by another encoder (`encoder_id`) or width.
+    """
 
     def __init__(self, root: Path, dim: int, encoder_id: str) -> None:
         self.root = Path(root)
@@ -128,6 +148,7 @@ class Catalog:
                 fcntl.flock(handle, fcntl.LOCK_UN)
 
     def db_seq(self) -> int:
+        """Number of the last committed write (0 for a new catalogue), by any process."""
         with self._db() as db:
             return self._read_seq(db)
 
@@ -150,7 +171,14 @@ class Catalog:
         return out
 
     def add(self, listings: Sequence[Listing], vectors: np.ndarray) -> AddResult:
-        """Insert or replace listings (by listing_id) with their embeddings, in one transaction."""
+        """Insert or replace listings (by listing_id) with their embeddings, in one transaction.
+
+        `vectors` is (n, dim) float32, row i for listings[i]. Listings already live with the
+        same JSON are counted unchanged and not rewritten.
+
+        :raises ValueError: listings and vectors differ in number.
+        :raises CatalogError: wrong vector width, a missing listing_id, or one id twice.
+        """
         if len(listings) != len(vectors):
             raise ValueError(f"{len(listings)} listings but {len(vectors)} vectors")
         if len(vectors) and vectors.shape[1] != self.dim:
@@ -274,8 +302,11 @@ class Catalog:
             return int(db.execute(query, (self.checkpoint_seq,)).fetchone()[0])
 
     def checkpoint(self, spec: IndexSpec | None = None) -> IndexSpec:
-        """Persist the index; re-build it first when `spec` asks for another structure, or when
-        the catalogue outgrew it (exact -> IVF at `IVF_MIN`, twice the lists at 4x the size).
+        """Persist the index, re-building it first if needed; returns the spec now in force.
+
+        A re-build happens when `spec` asks for another structure, or when the catalogue outgrew
+        it (exact -> IVF at `IVF_MIN`, twice the lists at 4x the size, as `lists_for` grows
+        with sqrt(n)).
 
         A re-build (minutes at a million listings) runs without the in-memory lock: searches
         and writes go on against the old index, and rows written meanwhile are replayed into
@@ -359,9 +390,13 @@ class Catalog:
 def live_vectors(
     root: Path, dim: int, shard: int = 0, shards: int = 1
 ) -> tuple[np.ndarray, np.ndarray, int]:
-    """(ids (n,), vectors (n, dim), seq) of the live listings with ``id % shards == shard``:
-    one shard's slice of a consistent snapshot, read straight from the catalogue database
-    (no FAISS index is loaded), for building sharded indexes in parallel."""
+    """(ids (n,), vectors (n, dim), seq) of the live listings with ``id % shards == shard``.
+
+    One shard's slice of a consistent snapshot, read straight from the catalogue database (no
+    FAISS index is loaded), for building sharded indexes in parallel.
+
+    :raises ValueError: `shard` is not in [0, shards).
+    """
     if not 0 <= shard < shards:
         raise ValueError(f"shard must be in [0, {shards}), got {shard}")
     parts_ids, parts = [], []

@@ -40,7 +40,11 @@ class ShardError(ValueError):
 
 @dataclass(frozen=True)
 class ShardInfo:
-    """One shard file as built."""
+    """One shard file as built.
+
+    Its name, vector count, size in bytes, SHA-256 (hex), the structure it actually got (`kind`,
+    `nlist`: a shard too small to train falls back to flat), and its build time in seconds.
+    """
 
     file: str
     vectors: int
@@ -53,7 +57,11 @@ class ShardInfo:
 
 @dataclass(frozen=True)
 class ShardManifest:
-    """What `build_shards` wrote: read it back with `load`, check files with `verify`."""
+    """What `build_shards` wrote: read it back with `load`.
+
+    `seq` is the catalogue write the snapshot is complete up to; `nprobe` the IVF search depth
+    the actors use. Each file's SHA-256 is checked by the `ShardActor` that loads it.
+    """
 
     dim: int
     seq: int
@@ -63,14 +71,22 @@ class ShardManifest:
 
     @property
     def vectors(self) -> int:
+        """Vectors over all shards (the catalogue's live listings at `seq`)."""
         return sum(s.vectors for s in self.shards)
 
     def save(self, root: Path) -> None:
+        """Write ``manifest.json`` into the folder `root` (which must exist)."""
         data = {**asdict(self), "shards": [asdict(s) for s in self.shards]}
         (Path(root) / MANIFEST_FILE).write_text(json.dumps(data, indent=2))
 
     @classmethod
     def load(cls, root: Path) -> ShardManifest:
+        """Read ``manifest.json`` from the folder `root`.
+
+        :raises ShardError: there is none, or it is of another `format` than this code's.
+        :raises ValueError: it is not JSON.
+        :raises TypeError: its fields are not `ShardManifest`'s and `ShardInfo`'s.
+        """
         path = Path(root) / MANIFEST_FILE
         if not path.is_file():
             raise ShardError(f"{root} has no {MANIFEST_FILE}; build shards first")
@@ -82,6 +98,7 @@ class ShardManifest:
 
 
 def sha256_of(path: Path) -> str:
+    """Hex SHA-256 of a file, read 1 MiB at a time (shard files run to gigabytes)."""
     digest = hashlib.sha256()
     with open(path, "rb") as fh:
         while chunk := fh.read(1 << 20):
@@ -90,8 +107,10 @@ def sha256_of(path: Path) -> str:
 
 
 def shard_spec(n: int, base: IndexSpec | None) -> IndexSpec:
-    """The structure for a shard of `n` vectors: `base` if given (`VectorIndex.build` falls back
-    to exact search when a shard is too small to train it), else `IndexSpec.for_size`.
+    """The structure for a shard of `n` vectors: `base` if given, else `IndexSpec.for_size`.
+
+    A `base` the shard is too small to train is still returned: `VectorIndex.build` falls back
+    to exact search for it.
     """
     if base is None:
         return IndexSpec.for_size(n)
@@ -140,7 +159,11 @@ def build_shards(
     """Build `n_shards` shard files from `source` in parallel (Ray Data, `num_cpus` per task).
 
     Needs a running Ray (`ray.init()`); every node must see `root` (local disk on one machine,
-    shared storage on a cluster).
+    shared storage on a cluster). Writes the shard files and ``manifest.json`` and returns it.
+
+    :raises ValueError: `n_shards` is below 1.
+    :raises ShardError: the catalogue changed between the shards' reads (their `seq` differs);
+        build again.
     """
     import ray.data
 
@@ -173,6 +196,7 @@ class CatalogSource:
     dim: int
 
     def __call__(self, shard: int, shards: int) -> tuple[np.ndarray, np.ndarray, int]:
+        """(ids, vectors (n, dim), seq) of the live listings with ``id % shards == shard``."""
         from model.runtime.catalog import live_vectors
 
         return live_vectors(Path(self.root), self.dim, shard, shards)
@@ -185,13 +209,19 @@ class ArraySource:
     path: str
 
     def __call__(self, shard: int, shards: int) -> tuple[np.ndarray, np.ndarray, int]:
+        """(row numbers ``i % shards == shard``, those rows as float32, seq 0)."""
         matrix = np.load(self.path, mmap_mode="r")
         ids = np.arange(shard, len(matrix), shards, dtype=np.int64)
         return ids, np.ascontiguousarray(matrix[ids], np.float32), 0
 
 
 class ShardActor:
-    """Owns one shard: loads and verifies its file once, then answers searches."""
+    """Owns one shard: loads and verifies its file once, then answers searches.
+
+    FAISS runs `threads` OpenMP threads in this actor's process.
+
+    :raises ShardError: the file's SHA-256 is not the manifest's `sha256`.
+    """
 
     def __init__(self, path: str, sha256: str, nprobe: int, threads: int = 1) -> None:
         import faiss
@@ -203,14 +233,27 @@ class ShardActor:
         self.index.set_nprobe(nprobe)
 
     def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """FAISS's raw answer for this shard: cosines (n, k) and ids (n, k), -1 where none.
+
+        Raw arrays rather than `Hit` lists: they cross the Ray object store cheaply.
+        """
         return self.index.search_arrays(queries, k)
 
     def ntotal(self) -> int:
+        """Vectors in this shard (also the readiness call `ShardedIndex` waits on)."""
         return self.index.ntotal
 
 
 class ShardedIndex:
-    """The shards of one manifest, one Ray actor each, searched as one index."""
+    """The shards of one manifest, one Ray actor each, searched as one index.
+
+    Needs a running Ray. Blocks until every actor has loaded and verified its shard. `nprobe`
+    overrides the manifest's; each actor reserves `num_cpus` and runs that many FAISS threads.
+
+    :raises ShardError: no usable manifest, or a shard file is missing.
+    :raises ray.exceptions.RayActorError: an actor failed to start (its cause names the shard,
+        e.g. a `ShardError` for a file whose SHA-256 changed).
+    """
 
     def __init__(self, root: Path, num_cpus: float = 1.0, nprobe: int | None = None) -> None:
         import ray
@@ -234,10 +277,12 @@ class ShardedIndex:
 
     @property
     def dim(self) -> int:
+        """Width of the stored vectors."""
         return self.manifest.dim
 
     @property
     def ntotal(self) -> int:
+        """Vectors over all shards, as the manifest records them."""
         return self.manifest.vectors
 
     def search(self, vectors: np.ndarray, k: int) -> list[list[Hit]]:
@@ -250,6 +295,7 @@ class ShardedIndex:
         return merge_hits([hits_of(sims, ids) for sims, ids in answers], k)
 
     def close(self) -> None:
+        """Kill the actors (freeing their memory and CPUs); the index cannot search after."""
         import ray
 
         for actor in self.actors:

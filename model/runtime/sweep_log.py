@@ -1,5 +1,7 @@
-"""Sweep results, durable and queryable: which listings each new entry was found in, and where
-each went (block: reported to the platform; review: the reviewer queue item).
+"""Sweep results, durable and queryable: which listings each new entry was found in.
+
+And where each went (block: reported to the platform through the `hits` feed; review: the
+reviewer queue item).
 
 SQLite under the catalogue folder. A sweep is claimed per (entry, exact entry content), so every
 service worker may hear of the same change and only one sweeps it; a sweep left `running` by a
@@ -45,6 +47,7 @@ Router = Callable[[SweepHit], "int | None"]
 
 
 def entry_hash(entry: BlocklistEntry) -> str:
+    """16 hex digits of SHA-256 over the entry's sorted-key JSON: any edit gives a new hash."""
     return hashlib.sha256(json.dumps(entry.to_dict(), sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -54,6 +57,13 @@ def _now() -> str:
 
 @dataclass(frozen=True)
 class HitRecord:
+    """One stored sweep hit: a `SweepHit` plus where it went.
+
+    `hit_id` orders the feed (`SweepLog.hits(after=...)`); `review_item_id` is the reviewer
+    queue item of a `review` hit (None for `block` hits, or when routing gave none); `listing`
+    is the listing as it was when swept; `created_at` is UTC ISO-8601 with milliseconds.
+    """
+
     hit_id: int
     sweep_id: int
     entry_id: str
@@ -67,11 +77,19 @@ class HitRecord:
     created_at: str
 
     def to_dict(self) -> dict[str, Any]:
+        """Every field, as JSON-ready values."""
         return asdict(self)
 
 
 @dataclass(frozen=True)
 class SweepRecord:
+    """One sweep as stored: its state, its counts and (from `SweepLog.get`) its hits.
+
+    Times are UTC ISO-8601; `finished_at` is None until it is done or failed; `error` is the
+    failure (at most 2,000 characters), empty otherwise. Counts and timings are `SweepReport`'s,
+    with `blocks` and `reviews` counting the hits by decision.
+    """
+
     sweep_id: int
     entry_id: str
     entry_hash: str
@@ -89,12 +107,19 @@ class SweepRecord:
     hits: tuple[HitRecord, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
+        """Every field as JSON-ready values, hits as a list of `HitRecord.to_dict()`."""
         d = asdict(self)
         d["hits"] = [h.to_dict() for h in self.hits]
         return d
 
 
 class SweepLog:
+    """The SQLite file of sweeps and their hits at `path` (created private if missing).
+
+    Every method opens its own connection, so one log may be shared across threads and
+    processes (WAL journal; writers wait up to 30 s for the lock).
+    """
+
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
         create_private(self.path)
@@ -112,7 +137,11 @@ class SweepLog:
             db.close()
 
     def claim(self, entry: BlocklistEntry, force: bool = False) -> int | None:
-        """A new sweep id for this exact entry, or None when it is swept or being swept."""
+        """A new sweep id for this exact entry, or None when it is swept or being swept.
+
+        A sweep that failed does not count, so the entry can be swept again; `force` claims a
+        new sweep even when one succeeded or is running.
+        """
         digest = entry_hash(entry)
         with self._db() as db:
             db.execute("BEGIN IMMEDIATE")
@@ -146,6 +175,7 @@ class SweepLog:
             db.execute(f"UPDATE sweeps SET {cols} WHERE id = ?", (*values.values(), sweep_id))
 
     def fail(self, sweep_id: int, error: str) -> None:
+        """Mark a sweep failed with `error` (cut to 2,000 characters); it may be claimed again."""
         self._set(sweep_id, status="failed", error=error[:2000], finished_at=_now())
 
     def run(
@@ -160,7 +190,12 @@ class SweepLog:
     ) -> SweepRecord:
         """Sweep, send review hits to `route_review` (-> review item id), record everything.
 
-        `index`: search this instead of the catalogue's own index (a sharded one on Ray)."""
+        `index`: search this instead of the catalogue's own index (a sharded one on Ray). The
+        hits and the `done` state are written in one transaction, so a re-run replaces them.
+
+        :raises Exception: whatever the sweep or `route_review` raised (`UnknownEntry` for an
+            entry not served), after the sweep is marked failed with it.
+        """
         self._set(sweep_id, status="running")
         try:
             report = sweep_entry(screener, catalog, entry_id, k, index)
@@ -198,6 +233,7 @@ class SweepLog:
 
     # -- queries ------------------------------------------------------------------------------
     def get(self, sweep_id: int) -> SweepRecord | None:
+        """The sweep with its hits (most probable first), or None if there is no such id."""
         with self._db() as db:
             row = db.execute("SELECT * FROM sweeps WHERE id = ?", (sweep_id,)).fetchone()
             if row is None:
@@ -209,6 +245,7 @@ class SweepLog:
         return _sweep(row, tuple(_hit(h) for h in hits))
 
     def latest(self, entry_id: str) -> SweepRecord | None:
+        """The entry's most recently claimed sweep, whatever its state; None if never swept."""
         with self._db() as db:
             row = db.execute(
                 "SELECT id FROM sweeps WHERE entry_id = ? ORDER BY id DESC LIMIT 1", (entry_id,)
@@ -218,8 +255,11 @@ class SweepLog:
     def hits(
         self, decision: str | None = None, after: int = 0, limit: int = 100
     ) -> list[HitRecord]:
-        """Hits across all sweeps with id > `after`, oldest first: a feed the platform can
-        page through to act on `block` hits."""
+        """Hits across all sweeps with id > `after`, oldest first, at most `limit`.
+
+        A feed the platform can page through to act on `block` hits: pass the last `hit_id`
+        seen as `after`. `decision` (block or review) filters; None gives both.
+        """
         query = "SELECT * FROM sweep_hits WHERE id > ?"
         params: list[Any] = [after]
         if decision is not None:
