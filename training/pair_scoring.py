@@ -165,7 +165,7 @@ def _direct_scores(
         cosine = float(np.max(search.encoder.encode(texts) @ vec))
         views = [search.entry_views[e] for e in f.entries]
         views.append(EntryView.of(pair.entry, entry_identifiers(pair.entry), search.terms))
-        feats = candidate_features(f.view, views, [*f.cosines.tolist(), cosine])
+        feats = candidate_features(f.view, views, [*f.cosines.tolist(), cosine], search.terms)
         rows.append(feats[-1])
     return np.asarray(classifier.predict_proba(np.vstack(rows))[:, 1])
 

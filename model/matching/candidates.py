@@ -102,7 +102,9 @@ class CandidateSearch:
             for extra in sorted(extras - set(entries)):
                 entries.append(extra)
                 cosines.append(self.index.similarity(vector, extra))
-            features = candidate_features(view, [self.entry_views[e] for e in entries], cosines)
+            features = candidate_features(
+                view, [self.entry_views[e] for e in entries], cosines, self.terms
+            )
             out.append(CandidateSet(view, entries, np.asarray(cosines, dtype=np.float32), features))
         return out
 

@@ -18,6 +18,7 @@ from rapidfuzz import fuzz
 from model.matching.identifiers import canonical_id, extract_identifiers, is_valid_gtin
 from model.matching.normalise import fold, normalise, normalise_folded, tokens, word_tokens
 from model.matching.specificity import (
+    BRAND_NOISE,
     UNIFORM,
     TermWeights,
     brand_words,
@@ -25,7 +26,7 @@ from model.matching.specificity import (
     family,
     sibling,
 )
-from model.matching.vocab import CHILD_WORDS, STOPWORDS
+from model.matching.vocab import CHILD_WORDS, STOPWORDS, VARIANT_WORDS, colours_of
 from model.schema import BlocklistEntry, Listing
 
 FEATURE_NAMES: tuple[str, ...] = (
@@ -60,12 +61,22 @@ FEATURE_NAMES: tuple[str, ...] = (
     "id_sibling",
     "id_family",
     "generic_only",
+    # What the listing names beside the brand that the notice does not (issue 10's benign
+    # same-brand look-alikes: "Thermos FUNtainer" against the Stainless King recall).
+    "line_word_unexplained",
+    "variant_extra",
+    "variant_missing",
+    "colour_conflict",
+    "brand_conflict",
 )
 
 _WORD = re.compile(r"[A-Za-z0-9]+")
 # A name word at least this rare (share of the maximum blocklist IDF: in about a dozen notices
 # or fewer of ~1,800) can tell a product from its kind.
 KEYWORD_MIN_WEIGHT = 0.7
+# A word naming the product line next to the brand counts when at least this rare in the
+# blocklist (drops "portable", "kids", "electric" after a brand).
+LINE_WORD_MIN_WEIGHT = 0.6
 # Brand words below this weight ("electric" in "Jetson Electric Bikes") do not count as a brand.
 BRAND_MIN_WEIGHT = 0.6
 
@@ -126,6 +137,7 @@ class ListingView:
     brand: str
     child: float
     brand_words: frozenset[str] = frozenset()
+    sequence: tuple[str, ...] = ()
 
     @classmethod
     def of(cls, listing: Listing, known_ids: Container[str] = frozenset()) -> ListingView:
@@ -138,7 +150,8 @@ class ListingView:
         description = listing.description[:READ_DESCRIPTION_CHARS]
         raw = f"{folded} {fold(description)}" if description else folded
         text = normalise_folded(folded)
-        words = frozenset(word_tokens(text))
+        sequence = tuple(word_tokens(text))
+        words = frozenset(sequence)
         given = {_given_id(i) for i in listing.identifiers}
         ids = (
             extract_identifiers(raw)
@@ -155,6 +168,7 @@ class ListingView:
             brand=brand,
             child=_child(set(child_words)),
             brand_words=frozenset(word_tokens(brand)),
+            sequence=sequence[:64],
         )
 
 
@@ -172,6 +186,8 @@ class EntryView:
     brand_words: frozenset[str] = frozenset()
     context: frozenset[str] = frozenset()
     keywords: frozenset[str] = frozenset()
+    variants: frozenset[str] = frozenset()
+    colours: frozenset[str] = frozenset()
 
     @classmethod
     def of(
@@ -195,6 +211,8 @@ class EntryView:
             brand_words=brands,
             context=words | brands | described,
             keywords=_keywords(words, terms),
+            variants=words & VARIANT_WORDS,
+            colours=colours_of(words | described),
         )
 
 
@@ -221,6 +239,76 @@ def _weight(entry: EntryView, word: str) -> float:
     return entry.weights.get(word, 1.0) if entry.weights is not None else 1.0
 
 
+def line_word(listing: ListingView, entry: EntryView, terms: TermWeights = UNIFORM) -> str | None:
+    """The word naming the product line next to the entry's brand in the listing, if the notice
+    never uses it: "funtainer" in "Thermos FUNtainer food jar" against the Stainless King recall.
+
+    The first word after the brand's first appearance (further brand, noise and stop words
+    skipped) counts when it is alphabetic, at least 3 letters, rare in the blocklist
+    (`LINE_WORD_MIN_WEIGHT`), and neither it nor its join with the next word is in the entry's
+    name, brand, aliases or description. None when the brand does not appear.
+    """
+    seq = listing.sequence
+    brands = entry.brand_words
+    for i, word in enumerate(seq):
+        if word not in brands:
+            continue
+        j = i + 1
+        while j < len(seq) and (seq[j] in brands or seq[j] in BRAND_NOISE or seq[j] in STOPWORDS):
+            j += 1
+        if j >= len(seq):
+            return None
+        nxt = seq[j]
+        joined = nxt + seq[j + 1] if j + 1 < len(seq) else nxt
+        if (
+            nxt.isalpha()
+            and len(nxt) >= 3
+            and nxt not in entry.context
+            and joined not in entry.context
+            and terms.weight(nxt) >= LINE_WORD_MIN_WEIGHT
+        ):
+            return nxt
+        return None
+    return None
+
+
+def variant_features(
+    listing: ListingView, entry: EntryView, terms: TermWeights = UNIFORM
+) -> list[float]:
+    """The variant block of FEATURE_NAMES: an unexplained line word, a variant word the listing
+    names and the notice does not, a variant word of the entry's name the listing lacks, only
+    colours the notice does not list, and a brand field naming a brand the notice never names
+    (not as brand, alias or in its description: "Crayola" is named in the Sakar helmet notice,
+    "MiiR" in no Thermos one)."""
+    extra = (listing.words & VARIANT_WORDS) - entry.context
+    colours = colours_of(listing.words)
+    named = listing.brand_words - BRAND_NOISE
+    return [
+        float(line_word(listing, entry, terms) is not None),
+        float(bool(extra)),
+        float(bool(entry.variants - listing.words)),
+        float(bool(colours) and bool(entry.colours) and not colours & entry.colours),
+        float(
+            bool(named)
+            and bool(entry.brand_words)
+            and not named & entry.context
+            and not listing.words & entry.brand_words
+        ),
+    ]
+
+
+def _family_match(
+    codes: frozenset[str] | set[str], recalled: frozenset[str], distinctive_only: bool = False
+) -> bool:
+    """Whether a code is a family form of a recalled one (`specificity.family`), the shorter of
+    the two distinctive when `distinctive_only`."""
+    return any(
+        family(a, b) and (not distinctive_only or distinctive(min(a, b, key=len)))
+        for a in codes
+        for b in recalled
+    )
+
+
 def specificity_features(listing: ListingView, entry: EntryView, shared: set[str]) -> list[float]:
     """The specificity block of FEATURE_NAMES (from "idf_coverage" on)."""
     name_w = sum(_weight(entry, w) for w in entry.words - STOPWORDS)
@@ -239,7 +327,10 @@ def specificity_features(listing: ListingView, entry: EntryView, shared: set[str
         len(brand_hit) / len(brands) if brands else 0.0,
         max((_weight(entry, w) for w in brand_hit), default=0.0),
         len(content & entry.context) / len(content) if content else 0.0,
-        float(any(distinctive(i) for i in same_ids)),
+        float(
+            any(distinctive(i) for i in same_ids)
+            or _family_match(others, entry.identifiers, distinctive_only=True)
+        ),
         float(sib and not same_ids),
         float(fam and not same_ids),
         float(not same_ids and not fam and not brand_hit and not (shared & entry.keywords)),
@@ -253,10 +344,17 @@ def pair_features(
     best_cosine: float,
     rank: int,
     n_close: int,
+    terms: TermWeights = UNIFORM,
 ) -> list[float]:
     """One row of FEATURE_NAMES for a listing/entry pair."""
     shared = len(listing.identifiers & entry.identifiers)
-    conflict = float(bool(listing.identifiers) and bool(entry.identifiers) and shared == 0)
+    # A family form (AGE251TH-BKMT, the recalled AGE251TH with a colour suffix) is no conflict.
+    conflict = float(
+        bool(listing.identifiers)
+        and bool(entry.identifiers)
+        and shared == 0
+        and not _family_match(listing.identifiers, entry.identifiers)
+    )
     union = len(listing.trigrams | entry.trigrams)
     coverage = len(listing.words & entry.words) / len(entry.words) if entry.words else 0.0
     return [
@@ -281,11 +379,15 @@ def pair_features(
         math.log1p(len(listing.words)),
         math.log1p(len(entry.words)),
         *specificity_features(listing, entry, set(listing.words & entry.words)),
+        *variant_features(listing, entry, terms),
     ]
 
 
 def candidate_features(
-    listing: ListingView, entries: Sequence[EntryView], cosines: Sequence[float]
+    listing: ListingView,
+    entries: Sequence[EntryView],
+    cosines: Sequence[float],
+    terms: TermWeights = UNIFORM,
 ) -> np.ndarray:
     """Feature rows for all candidates of one listing (context features need the whole set)."""
     if not entries:
@@ -296,7 +398,7 @@ def candidate_features(
     best = float(max(cosines))
     n_close = sum(1 for c in cosines if best - c <= 0.02)
     rows = [
-        pair_features(listing, e, float(c), best, int(r), n_close)
+        pair_features(listing, e, float(c), best, int(r), n_close, terms)
         for e, c, r in zip(entries, cosines, rank, strict=True)
     ]
     return np.asarray(rows, dtype=np.float32)

@@ -238,7 +238,13 @@ def _asins(toks: list[_Tok]) -> list[str]:
 
 
 def _word_like(raw: str) -> bool:
-    """A letter run that reads as a word ("Hover-1", "Covid19", "Kingpin10"), not as a code."""
+    """A letter run that reads as a word ("Hover-1", "Covid19", "Kingpin10"), not as a code.
+
+    Five or more digits make a code whatever its letters: "APPLLC120806218142", printed on the
+    recalled Bolt scooters (cpsc-9440), is a serial, not a word with a number.
+    """
+    if sum(c.isdigit() for c in raw) >= 5:
+        return False
     for run in _LETTER_RUN.findall(raw):
         has_vowel = any(c in _VOWELS for c in run)
         if has_vowel and (len(run) >= 4 or (len(run) >= 3 and not run.isupper())):

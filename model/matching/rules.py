@@ -1,5 +1,6 @@
-"""Evidence rules applied to the calibrated probabilities: hard guarantees the classifier alone
-cannot give (issue 10, "evidence beyond the name").
+"""Evidence rules applied to the calibrated probabilities.
+
+They are hard guarantees the classifier alone cannot give (issue 10, "evidence beyond the name").
 
 * An exact distinctive identifier together with a brand match is never `allow`: its probability
   is raised to at least `REVIEW_FLOOR`, and thresholds are chosen with review ≤ that floor
@@ -19,7 +20,7 @@ import numpy as np
 
 from model.matching.features import FEATURE_NAMES
 
-REVIEW_FLOOR = 0.3
+REVIEW_FLOOR = 0.45
 BLOCK_CAP = 0.49
 
 _ID = FEATURE_NAMES.index("distinctive_id_match")

@@ -76,6 +76,10 @@ class TermWeights:
 
     @classmethod
     def from_entries(cls, entries: Sequence[BlocklistEntry]) -> TermWeights:
+        """Smoothed IDF, ``log((n + 1) / (df + 1)) + 1``, one document per entry.
+
+        A document is the entry's name, brand, aliases and first 1,500 description characters.
+        """
         df: Counter[str] = Counter()
         for e in entries:
             aliases = " ".join(getattr(e, "aliases", ()) or ())
@@ -108,8 +112,11 @@ def family(a: str, b: str) -> bool:
 
 
 def sibling(a: str, b: str) -> bool:
-    """Same product line, a different model: equal length, same stem, last characters differ,
-    and digits involved (BLBR202 vs BLBR201, GH018L vs GH018M)."""
+    """Whether two codes are one product line's different models.
+
+    Equal length, a common stem, the last characters differing, digits involved (BLBR202 vs
+    BLBR201, GH018L vs GH018M).
+    """
     if a == b or len(a) != len(b) or len(a) < 4 or not (_DIGIT.search(a) and _DIGIT.search(b)):
         return False
     stem = 0

@@ -26,10 +26,22 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
+from model.matching.normalise import tokens
+from model.matching.vocab import VARIANT_WORDS
 from model.schema import BlocklistEntry, Listing
 from training.attacks._text import clip, strip_brand
 from training.realistic.facts import Facts, facts_of
-from training.realistic.phrases import COLOURS, FILLER, LANGS, RESALE, TYPES, WORDS
+from training.realistic.phrases import (
+    COLOURS,
+    FILLER,
+    FOREIGN_FILLER,
+    LANGS,
+    RESALE,
+    RESALE_DETAILS,
+    STORES,
+    TYPES,
+    WORDS,
+)
 
 _SPLIT = re.compile(r"\s*(?:,|\||\s-\s|–|\(|\))\s*")
 _TYPE_KEYS = sorted(TYPES, key=len, reverse=True)
@@ -64,7 +76,11 @@ class TitleBank:
             if kind:
                 self.by_type[kind].append(listing)
             parts = [p for p in _SPLIT.split(listing.title) if p]
-            self.segments += [p for p in parts[1:] if 1 <= len(p.split()) <= 6]
+            # Filler never names a variant: that would make "Original Edition" look like noise
+            # on a recalled product (see `model.matching.vocab.VARIANT_WORDS`).
+            self.segments += [
+                p for p in parts[1:] if 1 <= len(p.split()) <= 6 and not _is_variant(p)
+            ]
 
     def filler(self, rng: random.Random, k: int) -> list[str]:
         pool = [*FILLER, *rng.sample(self.segments, min(len(self.segments), 20))]
@@ -76,13 +92,25 @@ def _core(f: Facts, rng: random.Random) -> str:
     name = f.name.split("(")[0].strip(" -,") or f.name
     words = name.split()
     if len(words) > 6 and rng.random() < 0.5:
-        words = words[: rng.randint(3, 6)]
+        cut = rng.randint(3, 6)
+        # An edition or variant word is what tells the recalled product from its line's others
+        # ("... Extreme Going Pro Edition"): a seller shortening the name keeps it.
+        words = words[:cut] + [w for w in words[cut:] if _is_variant(w)]
     return " ".join(words)
 
 
+def _is_variant(text: str) -> bool:
+    return bool(set(tokens(text)) & VARIANT_WORDS)
+
+
 def _brand(f: Facts, rng: random.Random) -> str:
+    """The brand as a seller writes it: a store brand the notice names, the maker's short name
+    ("Jetson" for "Jetson Electric Bikes", as on the product), or the notice's full brand."""
     if f.named_brands and rng.random() < 0.4:
         return rng.choice(f.named_brands)
+    words = f.brand.split()
+    if len(words) > 1 and len(words[0]) >= 3 and rng.random() < 0.5:
+        return words[0]
     return f.brand
 
 
@@ -95,11 +123,13 @@ def _listing(title: str, brand: str, rng: random.Random, description: str = "") 
 def shaped(entry: BlocklistEntry, f: Facts, rng: random.Random, bank: TitleBank) -> Listing:
     brand, core = _brand(f, rng), _core(f, rng)
     kind = product_type(f.name)
+    if f.lines and kind and rng.random() < 0.4:
+        core = f"{rng.choice(f.lines)} {kind.title()}"
     same = bank.by_type.get(kind or "", [])
     if same:
         real = rng.choice(same)
         parts = [p for p in _SPLIT.split(strip_brand(real.title, real.brand)) if p]
-        keep = [p for p in parts if product_type(p) != kind][:4]
+        keep = [p for p in parts if product_type(p) != kind and not _is_variant(p)][:4]
     else:
         keep = bank.filler(rng, rng.randint(1, 3))
     extras = [rng.choice(f.colours).title()] if f.colours and rng.random() < 0.6 else []
@@ -124,21 +154,35 @@ def described(entry: BlocklistEntry, f: Facts, rng: random.Random, bank: TitleBa
 def resale(entry: BlocklistEntry, f: Facts, rng: random.Random, bank: TitleBank) -> Listing:
     words = _core(f, rng).split()
     short = " ".join(words[-rng.randint(1, min(3, len(words))) :]) if words else f.name
-    head = f"{f.brand} {short}".strip() if f.brand else _core(f, rng)
+    if f.lines and rng.random() < 0.6:  # "jetson rogue hoverboard": brand, line, type
+        short = f"{rng.choice(f.lines)} {product_type(f.name) or short}"
+    brand = _brand(f, rng)
+    head = f"{brand} {short}".strip() if brand else _core(f, rng)
     if f.codes and rng.random() < 0.4:
         head += f" {rng.choice(f.codes)}"
     if f.colours and rng.random() < 0.5:
         head += f" - {rng.choice(f.colours)}"
-    template = rng.choice(RESALE)
-    title = template.format(t=head, year=rng.randint(2012, 2024), price=f"£{rng.randint(5, 90)}")
-    return _listing(title, f.brand, rng)
+    year, price = rng.randint(2012, 2024), f"£{rng.randint(5, 90)}"
+    if rng.random() < 0.4:
+        title = rng.choice(RESALE).format(t=head, year=year, price=price)
+    else:
+        details = [
+            d.format(store=rng.choice(STORES), year=year, n=rng.randint(50, 900), price=price)
+            for d in rng.sample(RESALE_DETAILS, rng.randint(1, 3))
+        ]
+        title = f"{head} - {', '.join(details)}"
+    return _listing(title, brand, rng)
 
 
 def mobile(entry: BlocklistEntry, f: Facts, rng: random.Random, bank: TitleBank) -> Listing:
     words = _core(f, rng).lower().split()
     kind = product_type(f.name)
-    bits = [f.brand.lower()] if f.brand else []
-    bits += words[: rng.randint(1, 2)] if rng.random() < 0.5 or not kind else [kind]
+    bits = [_brand(f, rng).lower()] if f.brand else []
+    if f.lines and rng.random() < 0.5:
+        bits.append(rng.choice(f.lines).lower())
+        bits += [kind] if kind and rng.random() < 0.5 else []
+    else:
+        bits += words[: rng.randint(1, 2)] if rng.random() < 0.5 or not kind else [kind]
     if f.codes and rng.random() < 0.3:
         bits.append(rng.choice(f.codes).lower())
     if f.colours and rng.random() < 0.5:
@@ -169,7 +213,8 @@ def translated(entry: BlocklistEntry, f: Facts, rng: random.Random, bank: TitleB
         raise ValueError("nothing that survives translation")
     lang = rng.randrange(len(LANGS))
     kids, new, _used, model, _with = WORDS[LANGS[lang]]
-    bits = [f.brand] if f.brand else []
+    brand = _brand(f, rng) if f.brand else ""
+    bits = [brand] if brand else []
     bits.append(TYPES[kind][lang])
     if f.colours and f.colours[0] in COLOURS and rng.random() < 0.6:
         bits.append(COLOURS[f.colours[0]][lang])
@@ -177,12 +222,16 @@ def translated(entry: BlocklistEntry, f: Facts, rng: random.Random, bank: TitleB
         bits.append(f"{model} {rng.choice(f.codes)}" if rng.random() < 0.5 else rng.choice(f.codes))
     if rng.random() < 0.4:
         bits.append(rng.choice((kids, new)))
-    return _listing(" ".join(bits), f.brand, rng)
+    text = " ".join(bits)
+    if rng.random() < 0.6:
+        extra = [row[lang] for row in rng.sample(FOREIGN_FILLER, rng.randint(1, 3))]
+        text = ", ".join([text, *extra])
+    return _listing(text, brand, rng)
 
 
 def padded(entry: BlocklistEntry, f: Facts, rng: random.Random, bank: TitleBank) -> Listing:
     pad = " ".join(bank.filler(rng, rng.randint(2, 4)))
-    name = f"{f.brand} {_core(f, rng)}".strip()
+    name = f"{_brand(f, rng)} {_core(f, rng)}".strip()
     return Listing(title=clip(f"{pad} {pad if rng.random() < 0.5 else ''} {name}"))
 
 
@@ -230,57 +279,23 @@ def realistic_listings(
     return out
 
 
-_GENERIC_ADJ = (
-    "",
-    "",
-    "Reusable",
-    "Kids",
-    "Baby",
-    "New",
-    "Soft",
-    "Wooden",
-    "Plastic",
-    "Mini",
-    "Portable",
-    "Classic",
-    "Large",
-    "Cute",
-    "Electric",
+from training.realistic.negatives import (  # noqa: E402  (re-exported)
+    colour_negatives,
+    generic_negatives,
+    same_brand_negatives,
+    same_line_negatives,
+    variant_negatives,
 )
 
-
-def generic_negatives(entries: Sequence[BlocklistEntry], seed: int = 0) -> list[Generated]:
-    """Bare product-type titles with nothing specific: no brand, no code, no model name."""
-    kinds = sorted({k for e in entries if (k := product_type(e.product_name))} | set(TYPES))
-    out = []
-    for kind in kinds:
-        for i in range(3):
-            rng = random.Random(f"{seed}:generic:{kind}:{i}")
-            size = rng.choice(("", "", "8 oz", "10000mAh", "Size M", "3 Pack", "2 pcs"))
-            colour = rng.choice(("", "", "", "Blue", "Pink", "Black"))
-            title = " ".join(f"{rng.choice(_GENERIC_ADJ)} {size} {kind} {colour}".split())
-            out.append(Generated("generic", None, Listing(title=title[:1].upper() + title[1:])))
-    return out
-
-
-def same_brand_negatives(
-    entries: Sequence[BlocklistEntry], bank: TitleBank, seed: int = 0, share: float = 0.3
-) -> list[Generated]:
-    """A recalled brand on a real listing of a different product type (an honest product of the
-    same maker): what "benign-same-brand" looks like. About `share` of branded entries."""
-    titles = [listing for group in bank.by_type.values() for listing in group]
-    out = []
-    for entry in entries:
-        f = facts_of(entry)
-        rng = random.Random(f"{seed}:samebrand:{entry.entry_id}")
-        if not f.brand or not titles or rng.random() >= share:
-            continue
-        kind = product_type(f.name)
-        other = [
-            t for t in rng.sample(titles, min(20, len(titles))) if product_type(t.title) != kind
-        ]
-        if other:
-            real = other[0]
-            title = f"{f.brand} {strip_brand(real.title, real.brand)}"
-            out.append(Generated("same-brand", None, _listing(title, f.brand, rng)))
-    return out
+__all__ = [
+    "STYLES",
+    "Generated",
+    "TitleBank",
+    "colour_negatives",
+    "generic_negatives",
+    "product_type",
+    "realistic_listings",
+    "same_brand_negatives",
+    "same_line_negatives",
+    "variant_negatives",
+]

@@ -91,6 +91,7 @@ class Facts:
     sizes: tuple[str, ...]
     codes: tuple[str, ...]
     named_brands: tuple[str, ...]
+    lines: tuple[str, ...] = ()
 
 
 def _unique(items: list[str]) -> tuple[str, ...]:
@@ -98,6 +99,26 @@ def _unique(items: list[str]) -> tuple[str, ...]:
     for item in items:
         seen.setdefault(item.lower(), item)
     return tuple(seen.values())
+
+
+_LINE_WORD = r"(?:[A-Z][\w'+-]*|[A-Z0-9]*\d[\w-]*)"
+_NOT_LINES = frozenset({"Brand", "Branded", "Inc", "LLC", "Ltd", "Co", "The", "And", "Recall"})
+
+
+def _lines(text: str, brand: str) -> tuple[str, ...]:
+    """Product-line names the notice gives right after the brand: "Jetson Rogue", "Swagway X1",
+    "Thermos Stainless King" give "Rogue", "X1", "Stainless King" (one or two capitalised or
+    numbered words). Sellers name the line, so realistic titles use it."""
+    head = brand.split()[0] if brand.split() else ""
+    if len(head) < 3:
+        return ()
+    pattern = rf"\b{re.escape(head)}\b(?:\s+{re.escape(brand)[len(head) :].strip() or '(?!)'})?"
+    found = []
+    for m in re.finditer(rf"(?i:{pattern})\s+({_LINE_WORD}(?:\s+{_LINE_WORD})?)", text):
+        words = [w for w in m.group(1).split() if w.strip("'") not in _NOT_LINES]
+        if words and not words[0].isdigit() and not words[0].rstrip(",.").isdigit():
+            found.append(" ".join(words).rstrip(",."))
+    return _unique(found)[:3]
 
 
 def facts_of(entry: BlocklistEntry) -> Facts:
@@ -116,6 +137,7 @@ def facts_of(entry: BlocklistEntry) -> Facts:
         if any(ch.isdigit() for ch in c) and len(c) >= 4 and re.sub(r"[^A-Z0-9]", "", c) in canon
     ]
     return Facts(
+        lines=_lines(f"{entry.product_name}. {text}", brand),
         brand=brand,
         name=name_without_brand(entry),
         colours=_unique([c.lower() for c in _COLOUR.findall(text)]),

@@ -101,6 +101,73 @@ WORDS: dict[str, tuple[str, str, str, str, str]] = {
 }
 # fmt: on
 
+# Generic selling phrases per language (de, fr, es, it, nl, pl, cs, zh), as marketplace titles in
+# those languages carry them around brand and model: "con ruedas iluminadas", "neigbar".
+FOREIGN_FILLER: tuple[tuple[str, ...], ...] = (
+    (
+        "mit Licht",
+        "avec lumières",
+        "con luces",
+        "con luci",
+        "met licht",
+        "ze światłem",
+        "se světly",
+        "带灯",
+    ),
+    (
+        "mit Ladegerät",
+        "avec chargeur",
+        "con cargador",
+        "con caricabatterie",
+        "met oplader",
+        "z ładowarką",
+        "s nabíječkou",
+        "带充电器",
+    ),
+    (
+        "faltbar",
+        "pliable",
+        "plegable",
+        "pieghevole",
+        "opvouwbaar",
+        "składany",
+        "skládací",
+        "可折叠",
+    ),
+    (
+        "verstellbar",
+        "réglable",
+        "ajustable",
+        "regolabile",
+        "verstelbaar",
+        "regulowany",
+        "nastavitelný",
+        "可调节",
+    ),
+    ("leicht", "léger", "ligero", "leggero", "licht", "lekki", "lehký", "轻便"),
+    (
+        "elektrisch",
+        "électrique",
+        "eléctrico",
+        "elettrico",
+        "elektrisch",
+        "elektryczny",
+        "elektrický",
+        "电动",
+    ),
+    ("Geschenk", "cadeau", "regalo", "regalo", "cadeau", "prezent", "dárek", "礼物"),
+    (
+        "sehr guter Zustand",
+        "très bon état",
+        "muy buen estado",
+        "ottime condizioni",
+        "zeer goede staat",
+        "bardzo dobry stan",
+        "velmi dobrý stav",
+        "九成新",
+    ),
+)
+
 RESALE = (
     "{t} - used, good condition",
     "{t}, {year}, pick up only",
@@ -115,6 +182,50 @@ RESALE = (
     "{t} outgrown, {price}",
     "Job lot: {t}",
 )
+
+# What second-hand sellers add after the product: provenance, condition, what comes with it
+# (the resale titles of the dev set's sources are of this shape: "bought at target 2019, 3 pin
+# charger, no box"). `resale` joins one to three of these after the product.
+RESALE_DETAILS = (
+    "bought at {store} {year}",
+    "bought {year}",
+    "from {year}",
+    "{year} model",
+    "with charger",
+    "charger included",
+    "no charger",
+    "no box",
+    "original box",
+    "box and manual",
+    "about {n} miles",
+    "battery holds charge",
+    "battery needs replacing",
+    "minor scuffs",
+    "a few scratches",
+    "some wear",
+    "works perfectly",
+    "works fine",
+    "great condition",
+    "good condition",
+    "like new",
+    "barely used",
+    "used one summer",
+    "outgrown",
+    "kids grew out of it",
+    "smoke free home",
+    "pet free home",
+    "pick up only",
+    "collection only",
+    "cash on collection",
+    "can post",
+    "needs new tyre",
+    "brakes need work",
+    "firmware never updated",
+    "receipt available",
+    "moving sale",
+    "{price} ono",
+)
+STORES = ("target", "walmart", "amazon", "costco", "argos", "smyths", "best buy", "kmart")
 
 FILLER = (
     "Gift for Boys Girls",
