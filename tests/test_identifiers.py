@@ -249,3 +249,9 @@ def test_letter_only_codes_after_a_cue() -> None:
     assert model_numbers_with_families("model KY-E008 and SL712-202201") == [
         "KYE008", "SL712202201", "E008", "SL712",
     ]  # fmt: skip
+
+
+def test_long_serials_with_letters_are_codes_not_words() -> None:
+    # printed on the recalled Bolt scooters (cpsc-9440); five or more digits make a code
+    assert extract_identifiers("blue deck APPLLC120806218142") == {"APPLLC120806218142"}
+    assert extract_identifiers("Kingpin10 Covid19 Hover-1 scooter") == frozenset()

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 from model.schema import BlocklistEntry, Listing
+from model.matching.normalise import tokens
 from training.realistic import (
     STYLES,
     TitleBank,
+    colour_negatives,
     generic_negatives,
     product_type,
     realistic_listings,
     same_brand_negatives,
+    same_line_negatives,
+    variant_negatives,
 )
 from training.realistic.facts import facts_of
 
@@ -74,3 +78,33 @@ def test_negatives_carry_nothing_specific() -> None:
     same = same_brand_negatives([ENTRY], BANK, share=1.0)
     assert same and all(g.entry_id is None and g.listing.title.startswith("TooyBing") for g in same)
     assert all(product_type(g.listing.title) != "stacking" for g in same)
+
+
+STACKER = BlocklistEntry(
+    "cpsc-1",
+    "cpsc",
+    "Rainbow Stacking Toy Deluxe Edition",
+    brand="Acme Toys",
+    description="Acme Toys Rainbow stacking toys in red and yellow.",
+)
+STACKING_BANK = TitleBank(
+    [
+        Listing(title="Zoomzy Wooden Stacking Toy, Ages 2+", brand="Zoomzy"),
+        Listing(title="Hape Pound & Tap Bench - Multicolour", brand="Hape"),
+    ]
+)
+
+
+def test_look_alike_negatives_name_what_the_notice_does_not() -> None:
+    notice = set(tokens(f"{STACKER.product_name} {STACKER.brand} {STACKER.description}"))
+    line = same_line_negatives([STACKER], STACKING_BANK, share=1.0)
+    assert line and all(g.entry_id is None for g in line)
+    for g in line:  # "Acme Toys Wooden stacking": the maker, another line's word, the type
+        assert g.listing.title.startswith("Acme Toys")
+        word = tokens(g.listing.title)[2]
+        assert word not in notice and "stacking" in tokens(g.listing.title)
+    (variant,) = variant_negatives([STACKER])
+    assert "Deluxe" not in variant.listing.title and "Edition" not in variant.listing.title
+    (colour,) = colour_negatives([STACKER], share=1.0)
+    named = set(tokens(colour.listing.title)) - set(tokens(STACKER.product_name + " Acme Toys"))
+    assert named and not named & notice  # a colour the notice never lists

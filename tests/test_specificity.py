@@ -165,3 +165,81 @@ def test_same_product_groups_join_repeat_notices_only() -> None:
     assert groups["cpsc-10917"] == {"cpsc-10917", "eu-A1"}
     assert groups["eu-A2"] == {"eu-A2"}
     assert groups["cpsc-10615"] == {"cpsc-10615"}
+
+
+THERMOS = BlocklistEntry(
+    "cpsc-10741",
+    "cpsc",
+    "Stainless King Food Jars and Bottles",
+    brand="Thermos",
+    model_numbers=("SK3000",),
+    description="This recall involves Thermos Stainless King Food Jars with model number SK3000.",
+)
+BURRITO = BlocklistEntry(
+    "cpsc-8669",
+    "cpsc",
+    "Safety Goggles sold with Throw Throw Burrito Extreme Going Pro Edition Dodgeball Card Game",
+    brand="Exploding Kittens",
+    description="Goggles sold with the Extreme Going Pro Edition outdoor game.",
+)
+POWER_BANK = BlocklistEntry(
+    "cpsc-10516",
+    "cpsc",
+    "Power Banks",
+    brand="INIU",
+    model_numbers=("BI-B41",),
+    description="INIU 10,000mAh power banks, model BI-B41, with a black or blue case.",
+)
+HELMETS = BlocklistEntry(
+    "cpsc-9505",
+    "cpsc",
+    "Children's multi-sport helmets",
+    brand="Sakar International",
+    model_numbers=("AGE251TH",),
+    description="Tony Hawk, Credhedz Lizard and Crayola Dry-Erase helmets, model AGE251TH.",
+)
+
+
+def col(title: str, entry: BlocklistEntry, name: str, brand: str = "") -> float:
+    return float(features(title, entry, brand)[0, COL[name]])
+
+
+def test_a_line_name_the_notice_never_uses_is_evidence_against() -> None:
+    # issue 10's benign "Thermos FUNtainer" beside the Stainless King recall
+    assert col("Thermos FUNtainer Food Jar, 10 oz", THERMOS, "line_word_unexplained") == 1.0
+    assert col("Thermos Stainless King Food Jar, 16 oz", THERMOS, "line_word_unexplained") == 0.0
+    assert col("Food jar by Acme", THERMOS, "line_word_unexplained") == 0.0  # no brand, no line
+
+
+def test_a_missing_or_other_edition_is_evidence_against() -> None:
+    plain = "Throw Throw Burrito by Exploding Kittens - A Dodgeball Card Game"
+    assert col(plain, BURRITO, "variant_missing") == 1.0
+    original = "Exploding Kittens Original Edition Card Game"
+    assert col(original, BURRITO, "variant_extra") == 1.0
+    recalled = "Throw Throw Burrito EXTREME Going Pro Edition with safety goggles"
+    assert col(recalled, BURRITO, "variant_missing") == 0.0
+    assert col(recalled, BURRITO, "variant_extra") == 0.0
+
+
+def test_only_colours_the_notice_does_not_list_conflict() -> None:
+    assert col("INIU Portable Charger 10000mAh, Red", POWER_BANK, "colour_conflict") == 1.0
+    assert col("iniu 10000 power bank blue w paw light", POWER_BANK, "colour_conflict") == 0.0
+    assert col("INIU Portable Charger 10000mAh", POWER_BANK, "colour_conflict") == 0.0
+    assert col("INIU charger, grey/red", POWER_BANK, "colour_conflict") == 1.0
+
+
+def test_a_brand_the_notice_never_names_conflicts() -> None:
+    jar = "Food Canister 16oz, Vacuum Insulated Stainless Steel"
+    assert col(jar, THERMOS, "brand_conflict", brand="MiiR") == 1.0
+    assert col(jar, THERMOS, "brand_conflict", brand="Thermos") == 0.0
+    assert col(jar, THERMOS, "brand_conflict") == 0.0  # no brand given is no conflict
+    # A brand the notice's description names (the Sakar notice lists Crayola) is no conflict.
+    helmet = "Crayola Dry Erase Kids Bike Helmet"
+    assert col(helmet, HELMETS, "brand_conflict", brand="Crayola") == 0.0
+
+
+def test_a_family_form_of_the_recalled_code_matches_and_does_not_conflict() -> None:
+    title = "Kids multi-sport helmet, matte black - item AGE251TH-BKMT"
+    assert col(title, HELMETS, "identifier_conflict") == 0.0
+    assert col(title, HELMETS, "distinctive_id_match") == 1.0
+    assert col("Kids helmet - item XQ77201", HELMETS, "identifier_conflict") == 1.0
