@@ -243,3 +243,15 @@ def test_a_family_form_of_the_recalled_code_matches_and_does_not_conflict() -> N
     assert col(title, HELMETS, "identifier_conflict") == 0.0
     assert col(title, HELMETS, "distinctive_id_match") == 1.0
     assert col("Kids helmet - item XQ77201", HELMETS, "identifier_conflict") == 1.0
+
+
+def test_a_short_model_token_the_notice_never_uses_is_a_line_word() -> None:
+    scooter = BlocklistEntry(
+        "cpsc-10164",
+        "cpsc",
+        "Swagtron SG-5 Swagger 5 Boost Commuter Electric Scooters",
+        brand="Swagtron",
+        description="SG-5 Swagger 5 Boost scooters, black or silver.",
+    )
+    assert col("SWAGTRON T1 Hoverboard, Black", scooter, "line_word_unexplained") == 1.0
+    assert col("Swagtron Swagger 5 Boost scooter", scooter, "line_word_unexplained") == 0.0

@@ -71,6 +71,7 @@ FEATURE_NAMES: tuple[str, ...] = (
 )
 
 _WORD = re.compile(r"[A-Za-z0-9]+")
+_MODEL_TOKEN = re.compile(r"[a-z]{1,3}\d{1,3}")
 # A name word at least this rare (share of the maximum blocklist IDF: in about a dozen notices
 # or fewer of ~1,800) can tell a product from its kind.
 KEYWORD_MIN_WEIGHT = 0.7
@@ -244,7 +245,8 @@ def line_word(listing: ListingView, entry: EntryView, terms: TermWeights = UNIFO
     never uses it: "funtainer" in "Thermos FUNtainer food jar" against the Stainless King recall.
 
     The first word after the brand's first appearance (further brand, noise and stop words
-    skipped) counts when it is alphabetic, at least 3 letters, rare in the blocklist
+    skipped) counts when it is alphabetic and at least 3 letters, or a short model token
+    (letters then digits: "T1" in "Swagtron T1" beside the SG-5 recall), rare in the blocklist
     (`LINE_WORD_MIN_WEIGHT`), and neither it nor its join with the next word is in the entry's
     name, brand, aliases or description. None when the brand does not appear.
     """
@@ -261,8 +263,7 @@ def line_word(listing: ListingView, entry: EntryView, terms: TermWeights = UNIFO
         nxt = seq[j]
         joined = nxt + seq[j + 1] if j + 1 < len(seq) else nxt
         if (
-            nxt.isalpha()
-            and len(nxt) >= 3
+            ((nxt.isalpha() and len(nxt) >= 3) or _MODEL_TOKEN.fullmatch(nxt))
             and nxt not in entry.context
             and joined not in entry.context
             and terms.weight(nxt) >= LINE_WORD_MIN_WEIGHT

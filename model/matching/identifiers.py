@@ -174,6 +174,27 @@ def _looks_like_date8(d: str) -> bool:
     return d[:2] in ("19", "20") and "01" <= d[4:6] <= "12" and "01" <= d[6:] <= "31"
 
 
+_UPC_LIST = re.compile(
+    r"\bUPCs?\b(?:\s+(?:codes?|numbers?|nos?\.?))?[:\s#]*((?:\d{11}\b[,;\s]*(?:and\s+|or\s+)?)+)",
+    re.I,
+)
+
+
+def upcs_missing_check_digit(text: str) -> list[str]:
+    """UPC-A codes a notice prints without their check digit (11 digits after "UPC"), completed
+    and zero-padded to 14 digits, so they compare equal to what a listing's box shows.
+
+    Source: CPSC notice 1043 gives "UPC codes 68706404210, and 68706404244", the box in a
+    resale listing says "UPC 687064042445" (the same code with its check digit, 5).
+    """
+    out = []
+    for m in _UPC_LIST.finditer(text[:MAX_INPUT_CHARS]):
+        for body in re.findall(r"\d{11}", m.group(1)):
+            total = 3 * sum(map(int, body[::2])) + sum(map(int, body[1::2]))
+            out.append((body + str((10 - total % 10) % 10)).zfill(14))
+    return out
+
+
 def extract_gtins(text: str) -> list[str]:
     """Check-digit-valid 8/12/13/14-digit barcodes, zero-padded to 14 digits.
 

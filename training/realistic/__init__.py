@@ -13,8 +13,9 @@ The attack suite's positives are edits of the entry's name; real listings are no
   brand and code as sellers do (`phrases.py`);
 * `padded`: keyword padding before the name.
 
-Negatives: bare generic product-type titles ("toy", "Reusable 8 oz baby bottle") and a recalled
-brand's name on a real listing of another product type (same brand, different product).
+Negatives (`training.realistic.negatives`): bare generic product-type titles, a recalled brand
+on another product type, on another product line of the same type, in another edition, or in a
+colour the notice does not list.
 Every generator is seeded per (entry, style, i), so items are reproducible and independent.
 """
 
