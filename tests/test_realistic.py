@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from model.schema import BlocklistEntry, Listing
 from model.matching.normalise import tokens
+from model.schema import BlocklistEntry, Listing
 from training.realistic import (
     STYLES,
     TitleBank,

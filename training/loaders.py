@@ -25,10 +25,10 @@ from model.matching.identifiers import (
     code_family,
     extract_asins,
     extract_gtins,
-    upcs_missing_check_digit,
     extract_model_numbers,
     is_valid_gtin,
     model_numbers_with_families,
+    upcs_missing_check_digit,
 )
 from model.schema import MAX_TITLE_CHARS, BlocklistEntry, Listing
 from model.settings import Settings

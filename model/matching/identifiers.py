@@ -181,8 +181,10 @@ _UPC_LIST = re.compile(
 
 
 def upcs_missing_check_digit(text: str) -> list[str]:
-    """UPC-A codes a notice prints without their check digit (11 digits after "UPC"), completed
-    and zero-padded to 14 digits, so they compare equal to what a listing's box shows.
+    """UPC-A codes a notice prints without their check digit, completed and padded to 14 digits.
+
+    Eleven digits after "UPC" are taken as a UPC-A body; the completed code compares equal to
+    what a listing's box shows.
 
     Source: CPSC notice 1043 gives "UPC codes 68706404210, and 68706404244", the box in a
     resale listing says "UPC 687064042445" (the same code with its check digit, 5).
