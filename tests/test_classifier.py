@@ -56,3 +56,27 @@ def test_untrusted_types_are_refused(tmp_path: Path) -> None:
     sio.dump(FunctionTransformer(func=os.system), path)
     with pytest.raises(UntrustedArtifactError, match="system"):
         MatchClassifier.load(path)
+
+
+def test_monotone_features_move_the_probability_one_way_only() -> None:
+    # Labels where the evidence-against features look like evidence for (as an artefact of
+    # generated data can make them): the constrained model must not learn that.
+    from model.matching.classifier import MONOTONIC
+    from model.matching.features import FEATURE_NAMES
+
+    rng = np.random.default_rng(1)
+    n, cols = 3000, {name: i for i, name in enumerate(FEATURE_NAMES)}
+    X = rng.random((n, len(FEATURE_NAMES)))
+    against = [cols[name] for name, sign in MONOTONIC.items() if sign < 0]
+    X[:, against] = rng.integers(0, 2, size=(n, len(against)))
+    spurious = (X[:, cols["variant_missing"]] == 1) & (rng.random(n) < 0.5)
+    y = ((X[:, cols["cosine"]] > 0.5) | spurious).astype(int)
+    free = MatchClassifier(max_iter=50, calibration="sigmoid").fit(X, y)
+    fixed = MatchClassifier(max_iter=50, calibration="sigmoid", monotonic=True).fit(X, y)
+    off, on = X.copy(), X.copy()
+    off[:, cols["variant_missing"]], on[:, cols["variant_missing"]] = 0.0, 1.0
+    assert (free.predict_proba(on)[:, 1] > free.predict_proba(off)[:, 1] + 0.05).mean() > 0.3
+    assert np.all(fixed.predict_proba(on)[:, 1] <= fixed.predict_proba(off)[:, 1] + 1e-9)
+    more = X.copy()
+    more[:, cols["cosine"]] = np.minimum(X[:, cols["cosine"]] + 0.3, 1.0)
+    assert np.all(fixed.predict_proba(more)[:, 1] >= fixed.predict_proba(X)[:, 1] - 1e-9)

@@ -249,3 +249,19 @@ def test_letter_only_codes_after_a_cue() -> None:
     assert model_numbers_with_families("model KY-E008 and SL712-202201") == [
         "KYE008", "SL712202201", "E008", "SL712",
     ]  # fmt: skip
+
+
+def test_long_serials_with_letters_are_codes_not_words() -> None:
+    # printed on the recalled Bolt scooters (cpsc-9440); five or more digits make a code
+    assert extract_identifiers("blue deck APPLLC120806218142") == {"APPLLC120806218142"}
+    assert extract_identifiers("Kingpin10 Covid19 Hover-1 scooter") == frozenset()
+
+
+def test_upcs_printed_without_their_check_digit_are_completed() -> None:
+    from model.matching.identifiers import upcs_missing_check_digit
+
+    notice = "UPC codes 68706404210, and 68706404244 are printed on the trampoline box."
+    completed = upcs_missing_check_digit(notice)
+    assert completed == ["00687064042100", "00687064042445"]
+    assert extract_gtins("box UPC 687064042445")[0] in completed  # what a resale listing shows
+    assert upcs_missing_check_digit("UPC 887961809596 and item 12345678901") == []

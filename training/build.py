@@ -25,9 +25,11 @@ from model.matching.cascade import LexicalGate, fit_gate
 from model.matching.classifier import MatchClassifier
 from model.matching.encoder import DEFAULT_MODEL, Encoder, SentenceTransformerEncoder
 from model.matching.index import BlocklistIndex
+from model.matching.rules import REVIEW_FLOOR
 from model.matching.thresholds import choose_thresholds
 from model.schema import BlocklistEntry, Listing
-from training import attacks
+from training import attacks, realistic
+from training.same_product import same_product_groups
 
 Split = Literal["train", "valid", "test"]
 
@@ -38,7 +40,7 @@ class BuildConfig:
 
     encoder: str = DEFAULT_MODEL
     seed: int = 0
-    variants_per_entry: int = 4
+    variants_per_entry: int = 3
     attack_tactics: tuple[str, ...] = tuple(attacks.TACTICS)
     attacks_per_tactic: int = 1
     search_k: int = 10
@@ -47,7 +49,19 @@ class BuildConfig:
     valid_fraction: float = 0.2
     test_fraction: float = 0.15
     batch_size: int = 256
-    classifier: dict[str, Any] = field(default_factory=dict)
+    # Monotone boosted trees with Platt calibration: at equal settings on the dev tuning half the
+    # isotonic, unconstrained default ranked same-brand look-alikes above real listings (issue 10).
+    classifier: dict[str, Any] = field(
+        default_factory=lambda: {"calibration": "sigmoid", "monotonic": True}
+    )
+    # Listings written the way sellers write (training/realistic): styles, listings per style.
+    realistic_styles: tuple[str, ...] = tuple(realistic.STYLES)
+    realistic_per_style: int = 1
+    realistic_styles_per_entry: int | None = 4
+    # Bare generic titles and a recalled brand on another product, as negatives.
+    hard_negatives: bool = True
+    # Move the thresholds with the tuning half of data/realworld-dev (training/dev_tuning.py).
+    tune_on_dev: bool = True
 
 
 @dataclass(frozen=True)
@@ -85,6 +99,32 @@ def make_examples(
         return replace(listing, category=rng.choice(categories))
 
     examples: list[Example] = []
+    bank = realistic.TitleBank(benign)
+    for item in realistic.realistic_listings(
+        entries,
+        bank,
+        config.realistic_styles,
+        config.realistic_per_style,
+        config.seed,
+        config.realistic_styles_per_entry,
+    ):
+        listing = categorised(item.listing, f"{item.style}:{item.entry_id}:{item.listing.title}")
+        examples.append(
+            Example(listing, item.entry_id, split_of(item.entry_id or "", config), item.style)
+        )
+    if config.hard_negatives:
+        negatives = [
+            *realistic.generic_negatives(entries, config.seed),
+            *realistic.same_brand_negatives(entries, bank, config.seed),
+            *realistic.same_line_negatives(entries, bank, config.seed),
+            *realistic.variant_negatives(entries, config.seed),
+            *realistic.colour_negatives(entries, config.seed),
+        ]
+        for item in negatives:
+            key = f"{item.style}:{item.listing.title}"
+            examples.append(
+                Example(categorised(item.listing, key), None, split_of(key, config), item.style)
+            )
     for entry in entries:
         split = split_of(entry.entry_id, config)
         rng = random.Random(f"{config.seed}:plain:{entry.entry_id}")
@@ -92,12 +132,14 @@ def make_examples(
             listing = categorised(listing, listing.listing_id or listing.title)
             examples.append(Example(listing, entry.entry_id, split, "plain"))
     if config.attack_tactics:
-        for item in attacks.generate(
+        for attacked in attacks.generate(
             entries, config.attack_tactics, per_tactic=config.attacks_per_tactic, seed=config.seed
         ):
-            split = split_of(item.entry_id, config)
-            listing = categorised(item.listing, item.listing.listing_id or item.listing.title)
-            examples.append(Example(listing, item.entry_id, split, item.tactic))
+            split = split_of(attacked.entry_id, config)
+            listing = categorised(
+                attacked.listing, attacked.listing.listing_id or attacked.listing.title
+            )
+            examples.append(Example(listing, attacked.entry_id, split, attacked.tactic))
     for listing in benign:
         examples.append(
             Example(listing, None, split_of(listing.listing_id or listing.title, config), "benign")
@@ -114,8 +156,15 @@ def find_all(
     return out
 
 
-def pair_labels(found: Found, entries: Sequence[BlocklistEntry], truth: str | None) -> np.ndarray:
-    return np.asarray([int(entries[e].entry_id == truth) for e in found.entries], dtype=int)
+def pair_labels(
+    found: Found,
+    entries: Sequence[BlocklistEntry],
+    truth: str | None,
+    same: dict[str, frozenset[str]] | None = None,
+) -> np.ndarray:
+    """1 for the candidate that is the truth, or (with `same`) another notice of that product."""
+    ok = (same or {}).get(truth or "", frozenset({truth}))
+    return np.asarray([int(entries[e].entry_id in ok) for e in found.entries], dtype=int)
 
 
 def listing_scores(
@@ -136,29 +185,62 @@ def data_fingerprint(entries: Sequence[BlocklistEntry], benign: Sequence[Listing
     return h.hexdigest()
 
 
-def build_bundle(
+@dataclass(frozen=True)
+class Prepared:
+    """The expensive half of a build (embedding and pair features), reusable across fits."""
+
+    index: BlocklistIndex
+    search: CandidateSearch
+    examples: list[Example]
+    found: list[Found]
+
+
+def prepare(
     entries: Sequence[BlocklistEntry],
     benign: Sequence[Listing],
-    config: BuildConfig | None = None,
-    encoder: Encoder | None = None,
-) -> Bundle:
-    """Index the entries, train and calibrate the classifier, choose thresholds on validation."""
-    config = config or BuildConfig()
+    config: BuildConfig,
+    encoder: Encoder,
+) -> Prepared:
+    """Index the entries, generate the examples and find every example's candidates."""
     if not entries:
         raise ValueError("cannot build a bundle from an empty blocklist")
-    encoder = encoder or SentenceTransformerEncoder(config.encoder)
     print(f"indexing {len(entries)} blocklist entries", flush=True)
     index = BlocklistIndex.from_entries(entries, encoder)
     search = CandidateSearch(encoder, index, config.search_k)
     examples = make_examples(entries, benign, config)
     found = find_all(search, [ex.listing for ex in examples], config.batch_size, "candidates")
+    return Prepared(index, search, examples, found)
+
+
+def build_bundle(
+    entries: Sequence[BlocklistEntry],
+    benign: Sequence[Listing],
+    config: BuildConfig | None = None,
+    encoder: Encoder | None = None,
+    prepared: Prepared | None = None,
+) -> Bundle:
+    """Index the entries, train and calibrate the classifier, choose thresholds on validation
+    (then on the real-listing tuning half). `prepared`: a `prepare` result made with the same
+    entries, listings, config and encoder, to refit without re-embedding."""
+    config = config or BuildConfig()
+    encoder = encoder or SentenceTransformerEncoder(config.encoder)
+    prepared = prepared or prepare(entries, benign, config, encoder)
+    index, search, examples, found = (
+        prepared.index,
+        prepared.search,
+        prepared.examples,
+        prepared.found,
+    )
     by_split: dict[str, list[int]] = {"train": [], "valid": [], "test": []}
     for i, ex in enumerate(examples):
         by_split[ex.split].append(i)
 
     train = [i for i in by_split["train"] if len(found[i].entries)]
     X = CandidateSearch.stack([found[i] for i in train])
-    y = np.concatenate([pair_labels(found[i], index.entries, examples[i].entry_id) for i in train])
+    same = same_product_groups(entries)
+    y = np.concatenate(
+        [pair_labels(found[i], index.entries, examples[i].entry_id, same) for i in train]
+    )
     groups = np.concatenate([np.full(len(found[i].entries), i) for i in train])
     print(f"training on {len(y)} pairs ({int(y.sum())} positive)", flush=True)
     classifier = MatchClassifier(random_state=config.seed, **config.classifier).fit(X, y, groups)
@@ -171,8 +253,22 @@ def build_bundle(
     n_pos, n_neg = int(y_valid.sum()), int(len(y_valid) - y_valid.sum())
     weights = np.where(y_valid == 1, 1.0 / max(n_pos, 1), 1.0 / max(n_neg, 1))
     report = choose_thresholds(
-        y_valid, scores, config.precision_target, config.recall_target, sample_weight=weights
+        y_valid,
+        scores,
+        config.precision_target,
+        config.recall_target,
+        sample_weight=weights,
+        max_review=REVIEW_FLOOR,
     )
+    dev_report: dict[str, Any] = {}
+    if config.tune_on_dev:
+        from training.dev_tuning import tune_thresholds
+
+        benign_valid = np.asarray([examples[i].tactic == "benign" for i in valid])
+        thresholds, dev_report = tune_thresholds(
+            search, classifier, report.thresholds, scores[benign_valid]
+        )
+        report = replace(report, thresholds=thresholds)
     # The cascade's lexical gate: threshold set on valid so that nothing the full pipeline
     # escalates is cleared, its misses and savings measured on test (model/cascade.py).
     test = by_split["test"]
@@ -189,6 +285,7 @@ def build_bundle(
     stamp = datetime.now(UTC).strftime("%Y%m%d%H%M%S")
     metrics = {
         "validation": {k: v for k, v in asdict(report).items() if k != "thresholds"},
+        "dev_tuning": dev_report,
         "counts": {
             "entries": len(entries),
             "benign_listings": len(benign),

@@ -28,6 +28,7 @@ from model.matching.identifiers import (
     extract_model_numbers,
     is_valid_gtin,
     model_numbers_with_families,
+    upcs_missing_check_digit,
 )
 from model.schema import MAX_TITLE_CHARS, BlocklistEntry, Listing
 from model.settings import Settings
@@ -66,7 +67,9 @@ def _identifiers(
     for m in models:
         found_models += [canonical_id(m), *code_family(m)]
     found_models += extract_asins(text) + model_numbers_with_families(text)
-    found_gtins = [g.zfill(14) for g in gtins] + extract_gtins(text)
+    found_gtins = (
+        [g.zfill(14) for g in gtins] + extract_gtins(text) + upcs_missing_check_digit(text)
+    )
     return tuple(dict.fromkeys(m for m in found_models if len(m) >= 3)), tuple(
         dict.fromkeys(found_gtins)
     )

@@ -164,8 +164,8 @@ def _direct_scores(
         texts = entry_texts(pair.entry) or [normalise(pair.entry.product_name)]
         cosine = float(np.max(search.encoder.encode(texts) @ vec))
         views = [search.entry_views[e] for e in f.entries]
-        views.append(EntryView.of(pair.entry, entry_identifiers(pair.entry)))
-        feats = candidate_features(f.view, views, [*f.cosines.tolist(), cosine])
+        views.append(EntryView.of(pair.entry, entry_identifiers(pair.entry), search.terms))
+        feats = candidate_features(f.view, views, [*f.cosines.tolist(), cosine], search.terms)
         rows.append(feats[-1])
     return np.asarray(classifier.predict_proba(np.vstack(rows))[:, 1])
 

@@ -195,7 +195,11 @@ def train_bundle(
         rows = combine(rows, synthetic_rows(search, pool, config.synthetic, config.seed, offset))
     params = dict(base.bundle.config.classifier_params) if base.bundle else {}
     params["random_state"] = config.seed
-    params["calibration"] = config.calibration or calibration_for(int(rows.y.sum()))
+    # The base's calibration when it names one (the build's is Platt since issue 10, whose
+    # isotonic steps tied the held-out pairs at one probability), else by the positives' count.
+    params["calibration"] = (
+        config.calibration or params.get("calibration") or calibration_for(int(rows.y.sum()))
+    )
     rows.stats["classifier_rows"] = len(rows.y)
     print(f"training the classifier on {len(rows.y)} pair rows", flush=True)
     classifier = MatchClassifier(**params).fit(rows.X, rows.y, rows.groups)

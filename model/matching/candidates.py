@@ -13,7 +13,19 @@ import numpy as np
 from model.matching.encoder import Encoder
 from model.matching.features import FEATURE_NAMES, EntryView, ListingView, candidate_features
 from model.matching.index import BlocklistIndex
+from model.matching.rules import apply_rules
+from model.matching.specificity import TermWeights
 from model.schema import Listing
+
+# A brand word proposes its entries as candidates only when it is rare in the blocklist (this
+# share of the maximum IDF, i.e. in at most a handful of notices) and names few entries.
+BRAND_LOOKUP_MIN_WEIGHT = 0.7
+BRAND_LOOKUP_MAX_ENTRIES = 5
+
+
+def _once(text: str) -> str:
+    """The text with repeated words dropped (keyword padding repeats phrases to drown the name)."""
+    return " ".join(dict.fromkeys(text.split()))
 
 
 @dataclass(frozen=True)
@@ -50,9 +62,21 @@ class CandidateSearch:
         self.encoder = encoder
         self.index = index
         self.k = k
+        self.terms = TermWeights.from_entries(index.entries)
         self.entry_views = [
-            EntryView.of(e, ids) for e, ids in zip(index.entries, index.identifiers, strict=True)
+            EntryView.of(e, ids, self.terms)
+            for e, ids in zip(index.entries, index.identifiers, strict=True)
         ]
+        by_brand: dict[str, list[int]] = {}
+        for i, view in enumerate(self.entry_views):
+            for word in view.brand_words:
+                if len(word) >= 4 and self.terms.weight(word) >= BRAND_LOOKUP_MIN_WEIGHT:
+                    by_brand.setdefault(word, []).append(i)
+        self.by_brand = {w: e for w, e in by_brand.items() if len(e) <= BRAND_LOOKUP_MAX_ENTRIES}
+
+    def lookup_brands(self, view: ListingView) -> set[int]:
+        """Entries whose rare brand word the listing shows, in its title or brand field."""
+        return {e for w in view.words | view.brand_words for e in self.by_brand.get(w, ())}
 
     def prepare(self, listings: Sequence[Listing]) -> list[ListingView]:
         """Each listing's view (normalised text, words, identifiers), prepared once."""
@@ -66,17 +90,21 @@ class CandidateSearch:
         """The candidate set of each prepared listing (`prepare`): one encoder call for all."""
         if not views:
             return []
-        vectors = self.encoder.encode([v.text for v in views])
+        vectors = self.encoder.encode([_once(v.text) for v in views])
         hits = self.index.search(vectors, self.k)
         out = []
         for view, vector, found in zip(views, vectors, hits, strict=True):
             entries = [h.id for h in found]
             cosines = [h.similarity for h in found]
             # An exact identifier is evidence enough to score an entry the vectors missed.
-            for extra in sorted(self.index.lookup_identifiers(view.identifiers) - set(entries)):
+            # So is a rare brand: padding or another language can push it out of the top k.
+            extras = self.index.lookup_identifiers(view.identifiers) | self.lookup_brands(view)
+            for extra in sorted(extras - set(entries)):
                 entries.append(extra)
                 cosines.append(self.index.similarity(vector, extra))
-            features = candidate_features(view, [self.entry_views[e] for e in entries], cosines)
+            features = candidate_features(
+                view, [self.entry_views[e] for e in entries], cosines, self.terms
+            )
             out.append(CandidateSet(view, entries, np.asarray(cosines, dtype=np.float32), features))
         return out
 
@@ -89,10 +117,12 @@ class CandidateSearch:
 def candidate_probabilities(classifier: Any, found: Sequence[CandidateSet]) -> list[np.ndarray]:
     """Calibrated P(match) for every candidate of every listing, in one classifier call.
 
-    Shared by screening, building and pair evaluation so all three score exactly alike.
+    Shared by screening, building and pair evaluation so all three score exactly alike; the
+    evidence rules (`model.matching.rules`) are applied here for the same reason.
     """
     stacked = CandidateSearch.stack(found)
     proba = classifier.predict_proba(stacked)[:, 1] if len(stacked) else np.zeros(0)
+    proba = apply_rules(proba, stacked)
     out, start = [], 0
     for f in found:
         out.append(proba[start : start + len(f.entries)])

@@ -19,6 +19,8 @@ from sklearn.frozen import FrozenEstimator
 from sklearn.model_selection import GroupShuffleSplit, StratifiedShuffleSplit
 from sklearn.utils.validation import check_is_fitted, check_X_y, validate_data
 
+from model.matching.features import FEATURE_NAMES
+
 CLASSIFIER_FILE = "classifier.skops"
 
 # The only types a bundle's classifier file may contain. skops refuses anything else, so a
@@ -53,6 +55,42 @@ class UntrustedArtifactError(ValueError):
     """A classifier file holds types outside TRUSTED_TYPES; it is refused, never loaded."""
 
 
+# The direction each pair feature may move P(match), all else equal (+1 more evidence of the
+# recalled product, -1 evidence against, 0 unconstrained). Boosted trees fit on generated pairs
+# otherwise learn interactions that invert on real listings: at 6b2b5c0 a listing with the
+# recall's exact code (INIU BI-B41) scored below one without it, through a low cosine.
+MONOTONIC = {
+    "cosine": 1,
+    "token_set_ratio": 1,
+    "partial_ratio": 1,
+    "wratio": 1,
+    "char_trigram_jaccard": 1,
+    "name_token_coverage": 1,
+    "shared_identifiers": 1,
+    "identifier_conflict": -1,
+    "brand_in_listing": 1,
+    "brand_field_ratio": 1,
+    "idf_coverage": 1,
+    "max_shared_weight": 1,
+    "brand_token_match": 1,
+    "context_coverage": 1,
+    "distinctive_id_match": 1,
+    "id_family": 1,
+    "id_sibling": -1,
+    "generic_only": -1,
+    "line_word_unexplained": -1,
+    "variant_extra": -1,
+    "variant_missing": -1,
+    "colour_conflict": -1,
+    "brand_conflict": -1,
+}
+
+
+def monotonic_constraints() -> list[int]:
+    """`MONOTONIC` as HistGradientBoosting's `monotonic_cst`, in FEATURE_NAMES order."""
+    return [MONOTONIC.get(name, 0) for name in FEATURE_NAMES]
+
+
 class MatchClassifier(ClassifierMixin, BaseEstimator):
     """Boosted trees + calibration on a held-out split, in one scikit-learn estimator."""
 
@@ -65,6 +103,7 @@ class MatchClassifier(ClassifierMixin, BaseEstimator):
         max_leaf_nodes: int = 31,
         l2_regularization: float = 1.0,
         random_state: int = 0,
+        monotonic: bool = False,
     ) -> None:
         self.calibration = calibration
         self.calibration_fraction = calibration_fraction
@@ -73,9 +112,14 @@ class MatchClassifier(ClassifierMixin, BaseEstimator):
         self.max_leaf_nodes = max_leaf_nodes
         self.l2_regularization = l2_regularization
         self.random_state = random_state
+        self.monotonic = monotonic
 
     def fit(
-        self, X: np.ndarray, y: np.ndarray, groups: np.ndarray | None = None
+        self,
+        X: np.ndarray,
+        y: np.ndarray,
+        groups: np.ndarray | None = None,
+        sample_weight: np.ndarray | None = None,
     ) -> MatchClassifier:
         """Fit the trees on one part and the calibrator on the rest.
 
@@ -89,6 +133,7 @@ class MatchClassifier(ClassifierMixin, BaseEstimator):
         if not 0.0 < self.calibration_fraction < 1.0:
             raise ValueError("calibration_fraction must be between 0 and 1")
         X, y = check_X_y(X, y, dtype=np.float64)
+        w = None if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
         self.classes_ = np.unique(y)
         if len(self.classes_) != 2:
             raise ValueError(f"need both classes 0 and 1 in y, got {self.classes_.tolist()}")
@@ -111,10 +156,11 @@ class MatchClassifier(ClassifierMixin, BaseEstimator):
             l2_regularization=self.l2_regularization,
             early_stopping=False,
             random_state=self.random_state,
-        ).fit(X[fit_idx], y[fit_idx])
+            monotonic_cst=monotonic_constraints() if self.monotonic else None,
+        ).fit(X[fit_idx], y[fit_idx], sample_weight=None if w is None else w[fit_idx])
         self.calibrated_ = CalibratedClassifierCV(
             FrozenEstimator(trees), method=self.calibration
-        ).fit(X[cal_idx], y[cal_idx])
+        ).fit(X[cal_idx], y[cal_idx], sample_weight=None if w is None else w[cal_idx])
         return self
 
     def predict_proba(self, X: np.ndarray) -> np.ndarray:

@@ -17,6 +17,16 @@ from rapidfuzz import fuzz
 
 from model.matching.identifiers import canonical_id, extract_identifiers, is_valid_gtin
 from model.matching.normalise import fold, normalise, normalise_folded, tokens, word_tokens
+from model.matching.specificity import (
+    BRAND_NOISE,
+    UNIFORM,
+    TermWeights,
+    brand_words,
+    distinctive,
+    family,
+    sibling,
+)
+from model.matching.vocab import CHILD_WORDS, STOPWORDS, VARIANT_WORDS, colours_of
 from model.schema import BlocklistEntry, Listing
 
 FEATURE_NAMES: tuple[str, ...] = (
@@ -40,88 +50,36 @@ FEATURE_NAMES: tuple[str, ...] = (
     "category_agree",
     "log_listing_tokens",
     "log_entry_tokens",
+    # Specificity (issue 10): shared words weighed by blocklist IDF, the brand as tokens (noise
+    # words dropped, aliases counted), the notice's description, and identifier relations.
+    "idf_coverage",
+    "max_shared_weight",
+    "brand_token_match",
+    "brand_weight",
+    "context_coverage",
+    "distinctive_id_match",
+    "id_sibling",
+    "id_family",
+    "generic_only",
+    # What the listing names beside the brand that the notice does not (issue 10's benign
+    # same-brand look-alikes: "Thermos FUNtainer" against the Stainless King recall).
+    "line_word_unexplained",
+    "variant_extra",
+    "variant_missing",
+    "colour_conflict",
+    "brand_conflict",
 )
 
-# Words that mark a product for children; the recall lists mix toys with bikes, heaters and
-# cars, so agreement on this axis is cheap, strong evidence against cross-domain matches.
-_CHILD_WORDS = frozenset(
-    [
-        "toy",
-        "toys",
-        "child",
-        "children",
-        "kid",
-        "kids",
-        "baby",
-        "babies",
-        "infant",
-        "infants",
-        "toddler",
-        "toddlers",
-        "teether",
-        "teething",
-        "rattle",
-        "doll",
-        "dolls",
-        "playset",
-        "puzzle",
-        "game",
-        "games",
-        "plush",
-        "stuffed",
-        "figure",
-        "figures",
-        "lego",
-        "block",
-        "blocks",
-        "stacking",
-        "crib",
-        "stroller",
-        "pacifier",
-        "slime",
-        "bath",
-        "play",
-        "playing",
-        "squishy",
-        "magnetic",
-        "magnet",
-        "fidget",
-        "costume",
-        "dress",
-        "nursery",
-        "bib",
-    ]
-)
-_STOPWORDS = frozenset(
-    [
-        "a",
-        "an",
-        "and",
-        "the",
-        "of",
-        "for",
-        "with",
-        "in",
-        "on",
-        "to",
-        "by",
-        "from",
-        "or",
-        "set",
-        "sets",
-        "pack",
-        "pcs",
-        "piece",
-        "pieces",
-        "new",
-        "kids",
-        "toy",
-        "toys",
-        "recalled",
-        "recall",
-    ]
-)
 _WORD = re.compile(r"[A-Za-z0-9]+")
+_MODEL_TOKEN = re.compile(r"[a-z]{1,3}\d{1,3}")
+# A name word at least this rare (share of the maximum blocklist IDF: in about a dozen notices
+# or fewer of ~1,800) can tell a product from its kind.
+KEYWORD_MIN_WEIGHT = 0.7
+# A word naming the product line next to the brand counts when at least this rare in the
+# blocklist (drops "portable", "kids", "electric" after a brand).
+LINE_WORD_MIN_WEIGHT = 0.6
+# Brand words below this weight ("electric" in "Jetson Electric Bikes") do not count as a brand.
+BRAND_MIN_WEIGHT = 0.6
 
 # How much of a listing the matcher reads, in characters, whatever the listing's length: the
 # cost of preparing and featurising a listing is bounded by these, not by what the seller sent.
@@ -166,7 +124,7 @@ def _trigrams(text: str) -> set[str]:
 
 
 def _child(words: set[str]) -> float:
-    return 1.0 if words & _CHILD_WORDS else 0.0
+    return 1.0 if words & CHILD_WORDS else 0.0
 
 
 @dataclass(frozen=True)
@@ -179,6 +137,8 @@ class ListingView:
     identifiers: frozenset[str]
     brand: str
     child: float
+    brand_words: frozenset[str] = frozenset()
+    sequence: tuple[str, ...] = ()
 
     @classmethod
     def of(cls, listing: Listing, known_ids: Container[str] = frozenset()) -> ListingView:
@@ -191,7 +151,8 @@ class ListingView:
         description = listing.description[:READ_DESCRIPTION_CHARS]
         raw = f"{folded} {fold(description)}" if description else folded
         text = normalise_folded(folded)
-        words = frozenset(word_tokens(text))
+        sequence = tuple(word_tokens(text))
+        words = frozenset(sequence)
         given = {_given_id(i) for i in listing.identifiers}
         ids = (
             extract_identifiers(raw)
@@ -199,13 +160,16 @@ class ListingView:
             | frozenset(i for i in given if len(i) >= 3)
         )
         child_words = words | frozenset(tokens(listing.category[:READ_FIELD_CHARS]))
+        brand = normalise(listing.brand[:READ_FIELD_CHARS])
         return cls(
             text=text,
             words=words,
             trigrams=frozenset(_trigrams(text)),
             identifiers=ids,
-            brand=normalise(listing.brand[:READ_FIELD_CHARS]),
+            brand=brand,
             child=_child(set(child_words)),
+            brand_words=frozenset(word_tokens(brand)),
+            sequence=sequence[:64],
         )
 
 
@@ -219,12 +183,24 @@ class EntryView:
     identifiers: frozenset[str]
     brand: str
     child: float
+    weights: dict[str, float] | None = None
+    brand_words: frozenset[str] = frozenset()
+    context: frozenset[str] = frozenset()
+    keywords: frozenset[str] = frozenset()
+    variants: frozenset[str] = frozenset()
+    colours: frozenset[str] = frozenset()
 
     @classmethod
-    def of(cls, entry: BlocklistEntry, identifiers: frozenset[str]) -> EntryView:
+    def of(
+        cls, entry: BlocklistEntry, identifiers: frozenset[str], terms: TermWeights = UNIFORM
+    ) -> EntryView:
+        """`terms`: blocklist IDF (`CandidateSearch` passes the index's); uniform by default."""
         name = normalise(entry.product_name)
         words = frozenset(tokens(entry.product_name))
         context = set(tokens(f"{entry.category} {entry.product_name} {entry.description[:300]}"))
+        aliases = tuple(getattr(entry, "aliases", ()) or ())
+        brands = brand_words(entry.brand, aliases)
+        described = frozenset(tokens(f"{entry.description[:1500]} {' '.join(aliases)}"))
         return cls(
             name=name,
             words=words,
@@ -232,18 +208,134 @@ class EntryView:
             identifiers=identifiers,
             brand=normalise(entry.brand),
             child=_child(context),
+            weights={w: terms.weight(w) for w in words | brands | described},
+            brand_words=brands,
+            context=words | brands | described,
+            keywords=_keywords(words, terms),
+            variants=words & VARIANT_WORDS,
+            colours=colours_of(words | described),
         )
 
 
 def matched_terms(listing: ListingView, entry: EntryView) -> tuple[str, ...]:
     """Content words the two share, for the evidence shown to reviewers."""
-    return tuple(sorted((listing.words & entry.words) - _STOPWORDS))
+    return tuple(sorted((listing.words & entry.words) - STOPWORDS))
 
 
 def brand_in_listing(listing: ListingView, entry: EntryView) -> float:
     if not entry.brand:
         return 0.0
     return fuzz.partial_ratio(entry.brand, listing.text) / 100.0
+
+
+def _keywords(words: frozenset[str], terms: TermWeights, k: int = 2) -> frozenset[str]:
+    """The name's `k` rarest words, if rare at all: what tells this product from its kind
+    ("nursh" in "Boon NURSH 8 oz Reusable Baby Bottles"; none in "Plastic toy")."""
+    usable = {w for w in words - STOPWORDS if len(w) >= 3 and not w.isdigit()}
+    ranked = sorted(usable, key=lambda w: (-terms.weight(w), w))
+    return frozenset(w for w in ranked[:k] if terms.weight(w) >= KEYWORD_MIN_WEIGHT)
+
+
+def _weight(entry: EntryView, word: str) -> float:
+    return entry.weights.get(word, 1.0) if entry.weights is not None else 1.0
+
+
+def line_word(listing: ListingView, entry: EntryView, terms: TermWeights = UNIFORM) -> str | None:
+    """The word naming the product line next to the entry's brand in the listing, if the notice
+    never uses it: "funtainer" in "Thermos FUNtainer food jar" against the Stainless King recall.
+
+    The first word after the brand's first appearance (further brand, noise and stop words
+    skipped) counts when it is alphabetic and at least 3 letters, or a short model token
+    (letters then digits: "T1" in "Swagtron T1" beside the SG-5 recall), rare in the blocklist
+    (`LINE_WORD_MIN_WEIGHT`), and neither it nor its join with the next word is in the entry's
+    name, brand, aliases or description. None when the brand does not appear.
+    """
+    seq = listing.sequence
+    brands = entry.brand_words
+    for i, word in enumerate(seq):
+        if word not in brands:
+            continue
+        j = i + 1
+        while j < len(seq) and (seq[j] in brands or seq[j] in BRAND_NOISE or seq[j] in STOPWORDS):
+            j += 1
+        if j >= len(seq):
+            return None
+        nxt = seq[j]
+        joined = nxt + seq[j + 1] if j + 1 < len(seq) else nxt
+        if (
+            ((nxt.isalpha() and len(nxt) >= 3) or _MODEL_TOKEN.fullmatch(nxt))
+            and nxt not in entry.context
+            and joined not in entry.context
+            and terms.weight(nxt) >= LINE_WORD_MIN_WEIGHT
+        ):
+            return nxt
+        return None
+    return None
+
+
+def variant_features(
+    listing: ListingView, entry: EntryView, terms: TermWeights = UNIFORM
+) -> list[float]:
+    """The variant block of FEATURE_NAMES: an unexplained line word, a variant word the listing
+    names and the notice does not, a variant word of the entry's name the listing lacks, only
+    colours the notice does not list, and a brand field naming a brand the notice never names
+    (not as brand, alias or in its description: "Crayola" is named in the Sakar helmet notice,
+    "MiiR" in no Thermos one)."""
+    extra = (listing.words & VARIANT_WORDS) - entry.context
+    colours = colours_of(listing.words)
+    named = listing.brand_words - BRAND_NOISE
+    return [
+        float(line_word(listing, entry, terms) is not None),
+        float(bool(extra)),
+        float(bool(entry.variants - listing.words)),
+        float(bool(colours) and bool(entry.colours) and not colours & entry.colours),
+        float(
+            bool(named)
+            and bool(entry.brand_words)
+            and not named & entry.context
+            and not listing.words & entry.brand_words
+        ),
+    ]
+
+
+def _family_match(
+    codes: frozenset[str] | set[str], recalled: frozenset[str], distinctive_only: bool = False
+) -> bool:
+    """Whether a code is a family form of a recalled one (`specificity.family`), the shorter of
+    the two distinctive when `distinctive_only`."""
+    return any(
+        family(a, b) and (not distinctive_only or distinctive(min(a, b, key=len)))
+        for a in codes
+        for b in recalled
+    )
+
+
+def specificity_features(listing: ListingView, entry: EntryView, shared: set[str]) -> list[float]:
+    """The specificity block of FEATURE_NAMES (from "idf_coverage" on)."""
+    name_w = sum(_weight(entry, w) for w in entry.words - STOPWORDS)
+    shared_w = [_weight(entry, w) for w in shared - STOPWORDS]
+    listed = listing.words | listing.brand_words
+    brands = {w for w in entry.brand_words if _weight(entry, w) >= BRAND_MIN_WEIGHT}
+    brand_hit = brands & listed
+    content = listing.words - STOPWORDS
+    same_ids = listing.identifiers & entry.identifiers
+    others = listing.identifiers - entry.identifiers
+    sib = any(sibling(a, b) for a in others for b in entry.identifiers)
+    fam = any(family(a, b) for a in others for b in entry.identifiers)
+    return [
+        sum(shared_w) / name_w if name_w else 0.0,
+        max(shared_w, default=0.0),
+        len(brand_hit) / len(brands) if brands else 0.0,
+        max((_weight(entry, w) for w in brand_hit), default=0.0),
+        len(content & entry.context) / len(content) if content else 0.0,
+        float(
+            any(distinctive(i) for i in same_ids)
+            or _family_match(others, entry.identifiers, distinctive_only=True)
+        ),
+        float(sib and not same_ids),
+        float(fam and not same_ids),
+        float(not same_ids and not fam and not brand_hit and not (shared & entry.keywords)),
+    ]
 
 
 def pair_features(
@@ -253,10 +345,17 @@ def pair_features(
     best_cosine: float,
     rank: int,
     n_close: int,
+    terms: TermWeights = UNIFORM,
 ) -> list[float]:
     """One row of FEATURE_NAMES for a listing/entry pair."""
     shared = len(listing.identifiers & entry.identifiers)
-    conflict = float(bool(listing.identifiers) and bool(entry.identifiers) and shared == 0)
+    # A family form (AGE251TH-BKMT, the recalled AGE251TH with a colour suffix) is no conflict.
+    conflict = float(
+        bool(listing.identifiers)
+        and bool(entry.identifiers)
+        and shared == 0
+        and not _family_match(listing.identifiers, entry.identifiers)
+    )
     union = len(listing.trigrams | entry.trigrams)
     coverage = len(listing.words & entry.words) / len(entry.words) if entry.words else 0.0
     return [
@@ -280,11 +379,16 @@ def pair_features(
         float(listing.child == entry.child),
         math.log1p(len(listing.words)),
         math.log1p(len(entry.words)),
+        *specificity_features(listing, entry, set(listing.words & entry.words)),
+        *variant_features(listing, entry, terms),
     ]
 
 
 def candidate_features(
-    listing: ListingView, entries: Sequence[EntryView], cosines: Sequence[float]
+    listing: ListingView,
+    entries: Sequence[EntryView],
+    cosines: Sequence[float],
+    terms: TermWeights = UNIFORM,
 ) -> np.ndarray:
     """Feature rows for all candidates of one listing (context features need the whole set)."""
     if not entries:
@@ -295,7 +399,7 @@ def candidate_features(
     best = float(max(cosines))
     n_close = sum(1 for c in cosines if best - c <= 0.02)
     rows = [
-        pair_features(listing, e, float(c), best, int(r), n_close)
+        pair_features(listing, e, float(c), best, int(r), n_close, terms)
         for e, c, r in zip(entries, cosines, rank, strict=True)
     ]
     return np.asarray(rows, dtype=np.float32)

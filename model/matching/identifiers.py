@@ -174,6 +174,29 @@ def _looks_like_date8(d: str) -> bool:
     return d[:2] in ("19", "20") and "01" <= d[4:6] <= "12" and "01" <= d[6:] <= "31"
 
 
+_UPC_LIST = re.compile(
+    r"\bUPCs?\b(?:\s+(?:codes?|numbers?|nos?\.?))?[:\s#]*((?:\d{11}\b[,;\s]*(?:and\s+|or\s+)?)+)",
+    re.I,
+)
+
+
+def upcs_missing_check_digit(text: str) -> list[str]:
+    """UPC-A codes a notice prints without their check digit, completed and padded to 14 digits.
+
+    Eleven digits after "UPC" are taken as a UPC-A body; the completed code compares equal to
+    what a listing's box shows.
+
+    Source: CPSC notice 1043 gives "UPC codes 68706404210, and 68706404244", the box in a
+    resale listing says "UPC 687064042445" (the same code with its check digit, 5).
+    """
+    out = []
+    for m in _UPC_LIST.finditer(text[:MAX_INPUT_CHARS]):
+        for body in re.findall(r"\d{11}", m.group(1)):
+            total = 3 * sum(map(int, body[::2])) + sum(map(int, body[1::2]))
+            out.append((body + str((10 - total % 10) % 10)).zfill(14))
+    return out
+
+
 def extract_gtins(text: str) -> list[str]:
     """Check-digit-valid 8/12/13/14-digit barcodes, zero-padded to 14 digits.
 
@@ -238,7 +261,13 @@ def _asins(toks: list[_Tok]) -> list[str]:
 
 
 def _word_like(raw: str) -> bool:
-    """A letter run that reads as a word ("Hover-1", "Covid19", "Kingpin10"), not as a code."""
+    """A letter run that reads as a word ("Hover-1", "Covid19", "Kingpin10"), not as a code.
+
+    Five or more digits make a code whatever its letters: "APPLLC120806218142", printed on the
+    recalled Bolt scooters (cpsc-9440), is a serial, not a word with a number.
+    """
+    if sum(c.isdigit() for c in raw) >= 5:
+        return False
     for run in _LETTER_RUN.findall(raw):
         has_vowel = any(c in _VOWELS for c in run)
         if has_vowel and (len(run) >= 4 or (len(run) >= 3 and not run.isupper())):

@@ -49,13 +49,16 @@ def choose_thresholds(
     recall_target: float = 0.98,
     sample_weight: np.ndarray | None = None,
     min_block: float = 0.5,
+    max_review: float = 1.0,
 ) -> ThresholdReport:
     """Thresholds from labelled validation scores (one score per listing).
 
     `sample_weight` lets the caller fix the class balance precision is measured at (precision
     depends on prevalence, and generated positives are cheap to over-produce). `min_block` is a
     floor: below a calibrated 0.5 the model itself says "more likely not", and no validation
-    set is large enough to justify taking a listing down automatically there.
+    set is large enough to justify taking a listing down automatically there. `max_review` is a
+    ceiling on the review cut (the evidence rules' floor, `model.matching.rules.REVIEW_FLOOR`, so
+    that a floored candidate always reaches review).
     """
     y = np.asarray(y_true).astype(int)
     p = np.asarray(proba, dtype=float)
@@ -88,7 +91,7 @@ def choose_thresholds(
             review = float(t)
             break
     recall_met = _precision_recall_at(y, p, review, w)[1] >= recall_target
-    review = min(review, block)
+    review = min(review, block, max_review)
     block_p, block_r = _precision_recall_at(y, p, block, w)
     review_p, review_r = _precision_recall_at(y, p, review, w)
     return ThresholdReport(

@@ -1,0 +1,257 @@
+"""Evidence beyond the name (issue 10): specificity weights, identifier relations, the evidence
+rules, brand candidates against padding, same-product groups. Fast: fakes, no model."""
+
+from __future__ import annotations
+
+import hashlib
+
+import numpy as np
+
+from model.matching.candidates import CandidateSearch, candidate_probabilities
+from model.matching.features import FEATURE_NAMES, EntryView, ListingView, candidate_features
+from model.matching.index import BlocklistIndex, entry_identifiers
+from model.matching.rules import BLOCK_CAP, REVIEW_FLOOR, apply_rules
+from model.matching.specificity import TermWeights, brand_words, distinctive, family, sibling
+from model.matching.thresholds import choose_thresholds
+from model.matching.verdict import Thresholds
+from model.schema import BlocklistEntry, Listing
+from training.same_product import same_product_groups
+
+BED_RAIL = BlocklistEntry(
+    "cpsc-10615",
+    "cpsc",
+    "Beloems Adult Portable Bed Rails",
+    brand="Beloems",
+    model_numbers=("BLBR201",),
+    description="Beloems bed rails, model BLBR201, black steel.",
+)
+TOOYBING = BlocklistEntry(
+    "cpsc-10917",
+    "cpsc",
+    "TooyBing Wooden Bead Stacking Toys",
+    brand="TooyBing",
+    model_numbers=("TB-MZWJ",),
+    description="Wooden stacking toy with beads, model TB-MZWJ.",
+)
+PLASTIC = BlocklistEntry("eu-A12/1", "eu", "Beauty horse (Plastic toy)", description="Plastic toy")
+BOTTLE = BlocklistEntry(
+    "cpsc-10803",
+    "cpsc",
+    "Boon NURSH 8 oz Reusable Baby Bottles",
+    brand="TOMY",
+    description="Boon NURSH reusable silicone pouch baby bottles, 8 oz.",
+)
+FILLER = [
+    BlocklistEntry(f"eu-{i}", "eu", f"{w} toy for children", description=f"{w} plastic toy")
+    for i, w in enumerate(["Doll", "Car", "Ball", "Slime", "Puzzle", "Kite", "Drum", "Robot"])
+]
+FILLER += [
+    BlocklistEntry(f"cpsc-{i}", "cpsc", name, description=f"This recall involves {name.lower()}.")
+    for i, name in enumerate(
+        [
+            "Reusable water bottle 8 oz",
+            "Baby bottle warmer",
+            "Reusable baby food pouch",
+            "Portable baby bottle 10 oz",
+            "Reusable lunch bottle",
+            "Plastic baby bottles",
+        ]
+    )
+]
+ENTRIES = [BED_RAIL, TOOYBING, PLASTIC, BOTTLE, *FILLER]
+COL = {name: i for i, name in enumerate(FEATURE_NAMES)}
+
+
+class HashEncoder:
+    """Bag of hashed words: similar word sets give similar vectors, no model needed."""
+
+    dim = 64
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        out = np.full((len(texts), self.dim), 1e-3, dtype=np.float32)
+        for i, text in enumerate(texts):
+            for w in text.split():
+                out[i, int(hashlib.md5(w.encode()).hexdigest(), 16) % self.dim] += 1.0
+        return out / np.linalg.norm(out, axis=1, keepdims=True)
+
+
+class ConstantClassifier:
+    """Says `p` for every pair: isolates the rules from anything learnt."""
+
+    def __init__(self, p: float) -> None:
+        self.p = p
+
+    def predict_proba(self, X: np.ndarray) -> np.ndarray:
+        return np.column_stack([np.full(len(X), 1 - self.p), np.full(len(X), self.p)])
+
+
+def features(title: str, entry: BlocklistEntry, brand: str = "") -> np.ndarray:
+    terms = TermWeights.from_entries(ENTRIES)
+    index_ids = {i: [0] for e in ENTRIES for i in entry_identifiers(e)}
+    view = ListingView.of(Listing(title=title, brand=brand), index_ids)
+    row = candidate_features(view, [EntryView.of(entry, entry_identifiers(entry), terms)], [0.8])
+    return row
+
+
+def test_identifier_relations() -> None:
+    assert sibling("BLBR202", "BLBR201")
+    assert not sibling("BLBR201", "BLBR201")
+    assert not sibling("BLBR201", "XQ77201")
+    assert family("KYE008", "E008") and family("SL712", "SL712202201")
+    assert not family("E008", "E008")
+    assert distinctive("TBMZWJ") and distinctive("E008") and not distinctive("X12")
+
+
+def test_brand_words_drop_importer_noise() -> None:
+    assert brand_words("Ouwoer Direct (Recall Alert)") == {"ouwoer"}
+    assert brand_words("Ecnup Exclusively on Amazon.com") == {"ecnup"}
+    assert brand_words("", ["Pottery Barn Kids"]) == {"pottery", "barn", "kids"}
+
+
+def test_rare_words_weigh_more_than_common_ones() -> None:
+    terms = TermWeights.from_entries(ENTRIES)
+    assert terms.weight("tooybing") > terms.weight("toy")
+
+
+def test_sibling_model_is_review_at_most() -> None:
+    row = features("Beloems Adult Portable Bed Rail, Model: BLBR202", BED_RAIL, "Beloems")
+    assert row[0, COL["id_sibling"]] == 1.0
+    assert row[0, COL["distinctive_id_match"]] == 0.0
+    p = apply_rules(np.array([0.999]), row)
+    assert p[0] <= BLOCK_CAP < 0.5
+    assert Thresholds(block=0.5, review=0.2).decide(float(p[0])) == "review"
+
+
+def test_exact_identifier_and_brand_never_allow() -> None:
+    row = features("TooyBing 木制串珠叠叠乐玩具 TB-MZWJ", TOOYBING)
+    assert row[0, COL["distinctive_id_match"]] == 1.0
+    assert row[0, COL["brand_token_match"]] == 1.0
+    p = apply_rules(np.array([0.0]), row)
+    assert p[0] >= REVIEW_FLOOR
+    y = np.array([1, 1, 0, 0])
+    report = choose_thresholds(y, np.array([0.9, 0.95, 0.5, 0.6]), max_review=REVIEW_FLOOR)
+    assert report.thresholds.review <= REVIEW_FLOOR
+    assert report.thresholds.decide(float(p[0])) != "allow"
+
+
+def test_bare_generic_titles_cannot_block() -> None:
+    for title, entry in (("toy", PLASTIC), ("Reusable 8 oz baby bottle", BOTTLE)):
+        row = features(title, entry)
+        assert row[0, COL["generic_only"]] == 1.0, title
+        assert apply_rules(np.array([0.99]), row)[0] < 0.5
+    # The same words plus the name's rare word are specific again.
+    assert features("Boon NURSH 8 oz baby bottle", BOTTLE)[0, COL["generic_only"]] == 0.0
+
+
+def test_padding_does_not_push_the_recall_out_of_the_candidates() -> None:
+    encoder = HashEncoder()
+    search = CandidateSearch(encoder, BlocklistIndex.from_entries(ENTRIES, encoder), k=1)
+    pad = "montessori educational gift for boys girls toy doll car ball slime puzzle kite"
+    found = search.find([Listing(title=f"{pad} {pad} {pad} TooyBing Wooden Bead Stacking Toys")])
+    ids = [ENTRIES[e].entry_id for e in found[0].entries]
+    assert "cpsc-10917" in ids
+    p = candidate_probabilities(ConstantClassifier(0.9), found)[0]
+    assert p[ids.index("cpsc-10917")] == 0.9
+
+
+def test_same_product_groups_join_repeat_notices_only() -> None:
+    eu = BlocklistEntry(
+        "eu-A1", "eu", "Wooden bead stacking toy", brand="TooyBing", model_numbers=("TB-MZWJ",)
+    )
+    other = BlocklistEntry(
+        "eu-A2", "eu", "Air purifier", brand="Aroeve", model_numbers=("TB-MZWJ",)
+    )
+    groups = same_product_groups([TOOYBING, eu, other, BED_RAIL])
+    assert groups["cpsc-10917"] == {"cpsc-10917", "eu-A1"}
+    assert groups["eu-A2"] == {"eu-A2"}
+    assert groups["cpsc-10615"] == {"cpsc-10615"}
+
+
+THERMOS = BlocklistEntry(
+    "cpsc-10741",
+    "cpsc",
+    "Stainless King Food Jars and Bottles",
+    brand="Thermos",
+    model_numbers=("SK3000",),
+    description="This recall involves Thermos Stainless King Food Jars with model number SK3000.",
+)
+BURRITO = BlocklistEntry(
+    "cpsc-8669",
+    "cpsc",
+    "Safety Goggles sold with Throw Throw Burrito Extreme Going Pro Edition Dodgeball Card Game",
+    brand="Exploding Kittens",
+    description="Goggles sold with the Extreme Going Pro Edition outdoor game.",
+)
+POWER_BANK = BlocklistEntry(
+    "cpsc-10516",
+    "cpsc",
+    "Power Banks",
+    brand="INIU",
+    model_numbers=("BI-B41",),
+    description="INIU 10,000mAh power banks, model BI-B41, with a black or blue case.",
+)
+HELMETS = BlocklistEntry(
+    "cpsc-9505",
+    "cpsc",
+    "Children's multi-sport helmets",
+    brand="Sakar International",
+    model_numbers=("AGE251TH",),
+    description="Tony Hawk, Credhedz Lizard and Crayola Dry-Erase helmets, model AGE251TH.",
+)
+
+
+def col(title: str, entry: BlocklistEntry, name: str, brand: str = "") -> float:
+    return float(features(title, entry, brand)[0, COL[name]])
+
+
+def test_a_line_name_the_notice_never_uses_is_evidence_against() -> None:
+    # issue 10's benign "Thermos FUNtainer" beside the Stainless King recall
+    assert col("Thermos FUNtainer Food Jar, 10 oz", THERMOS, "line_word_unexplained") == 1.0
+    assert col("Thermos Stainless King Food Jar, 16 oz", THERMOS, "line_word_unexplained") == 0.0
+    assert col("Food jar by Acme", THERMOS, "line_word_unexplained") == 0.0  # no brand, no line
+
+
+def test_a_missing_or_other_edition_is_evidence_against() -> None:
+    plain = "Throw Throw Burrito by Exploding Kittens - A Dodgeball Card Game"
+    assert col(plain, BURRITO, "variant_missing") == 1.0
+    original = "Exploding Kittens Original Edition Card Game"
+    assert col(original, BURRITO, "variant_extra") == 1.0
+    recalled = "Throw Throw Burrito EXTREME Going Pro Edition with safety goggles"
+    assert col(recalled, BURRITO, "variant_missing") == 0.0
+    assert col(recalled, BURRITO, "variant_extra") == 0.0
+
+
+def test_only_colours_the_notice_does_not_list_conflict() -> None:
+    assert col("INIU Portable Charger 10000mAh, Red", POWER_BANK, "colour_conflict") == 1.0
+    assert col("iniu 10000 power bank blue w paw light", POWER_BANK, "colour_conflict") == 0.0
+    assert col("INIU Portable Charger 10000mAh", POWER_BANK, "colour_conflict") == 0.0
+    assert col("INIU charger, grey/red", POWER_BANK, "colour_conflict") == 1.0
+
+
+def test_a_brand_the_notice_never_names_conflicts() -> None:
+    jar = "Food Canister 16oz, Vacuum Insulated Stainless Steel"
+    assert col(jar, THERMOS, "brand_conflict", brand="MiiR") == 1.0
+    assert col(jar, THERMOS, "brand_conflict", brand="Thermos") == 0.0
+    assert col(jar, THERMOS, "brand_conflict") == 0.0  # no brand given is no conflict
+    # A brand the notice's description names (the Sakar notice lists Crayola) is no conflict.
+    helmet = "Crayola Dry Erase Kids Bike Helmet"
+    assert col(helmet, HELMETS, "brand_conflict", brand="Crayola") == 0.0
+
+
+def test_a_family_form_of_the_recalled_code_matches_and_does_not_conflict() -> None:
+    title = "Kids multi-sport helmet, matte black - item AGE251TH-BKMT"
+    assert col(title, HELMETS, "identifier_conflict") == 0.0
+    assert col(title, HELMETS, "distinctive_id_match") == 1.0
+    assert col("Kids helmet - item XQ77201", HELMETS, "identifier_conflict") == 1.0
+
+
+def test_a_short_model_token_the_notice_never_uses_is_a_line_word() -> None:
+    scooter = BlocklistEntry(
+        "cpsc-10164",
+        "cpsc",
+        "Swagtron SG-5 Swagger 5 Boost Commuter Electric Scooters",
+        brand="Swagtron",
+        description="SG-5 Swagger 5 Boost scooters, black or silver.",
+    )
+    assert col("SWAGTRON T1 Hoverboard, Black", scooter, "line_word_unexplained") == 1.0
+    assert col("Swagtron Swagger 5 Boost scooter", scooter, "line_word_unexplained") == 0.0
