@@ -156,7 +156,7 @@ def main(argv: list[str] | None = None) -> int:
         "--out", type=Path, default=ROOT / "benchmarks" / "results" / "soak.json",
         help="JSON report path (default benchmarks/results/soak.json)",
     )  # fmt: skip
-    parser.add_argument("--check", action="store_true", help="exit 1 on any 5xx or RSS >= +10%")
+    parser.add_argument("--check", action="store_true", help="exit 1 on any 5xx or RSS >= +10%%")
     args = parser.parse_args(argv)
     if not 1 <= args.clients <= 64 or args.duration <= 0 or args.max_requests <= 0:
         parser.error("--clients must be 1-64; --duration and --max-requests positive")
