@@ -1,5 +1,6 @@
-"""Candidate generation and pair features, shared by screening and training so the classifier
-is trained on exactly the candidates it will see in production.
+"""Candidate generation and pair features, shared by screening and training.
+
+Sharing them means the classifier is trained on exactly the candidates it sees in production.
 """
 
 from __future__ import annotations
@@ -30,8 +31,10 @@ def _once(text: str) -> str:
 
 @dataclass(frozen=True)
 class CandidateSet:
-    """The candidate set of one listing (candidate generation's output): entry positions,
-    cosines and one pair-feature row per candidate."""
+    """The candidate set of one listing, candidate generation's output.
+
+    Entry positions, their cosines, and one pair-feature row per candidate (k, len(FEATURE_NAMES)).
+    """
 
     view: ListingView
     entries: list[int]
@@ -110,6 +113,7 @@ class CandidateSearch:
 
     @staticmethod
     def stack(found: Sequence[CandidateSet]) -> np.ndarray:
+        """All candidate rows of `found`, stacked: (sum of k, len(FEATURE_NAMES)) float32."""
         rows = [f.features for f in found if len(f.features)]
         return np.vstack(rows) if rows else np.zeros((0, len(FEATURE_NAMES)), dtype=np.float32)
 

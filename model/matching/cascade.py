@@ -57,6 +57,7 @@ class LexicalGate:
         return np.asarray(sims.max(axis=1).toarray(), dtype=np.float32).ravel()
 
     def identifier_hits(self, views: Sequence[ListingView]) -> np.ndarray:
+        """(n,) bool: the listing carries an identifier of some blocklist entry (never cleared)."""
         return np.asarray(
             [bool(self.index.lookup_identifiers(v.identifiers)) for v in views], dtype=bool
         )
@@ -84,10 +85,12 @@ class GateReport:
 
     @property
     def miss_rate(self) -> float:
+        """Share of the listings the full pipeline sends to review that the gate would clear."""
         return self.missed / self.reviewed if self.reviewed else 0.0
 
     @property
     def cleared_fraction(self) -> float:
+        """Share of benign listings the gate clears (the work it saves)."""
         return self.benign_cleared / self.benign if self.benign else 0.0
 
 
@@ -112,6 +115,7 @@ def select_threshold(
 
 
 def passes(scores: np.ndarray, identifier_hits: np.ndarray, threshold: float) -> np.ndarray:
+    """(n,) bool: escalated to the full pipeline (gate score ≥ `threshold`, or an identifier)."""
     return (np.asarray(scores) >= threshold) | np.asarray(identifier_hits, bool)
 
 
@@ -142,6 +146,7 @@ class GateFit:
     test: GateReport
 
     def to_config(self) -> dict[str, Any]:
+        """The selection and its test-split measurements, as stored in the bundle's config."""
         return {
             **asdict(self.selection),
             "test_reviewed": self.test.reviewed,
@@ -197,6 +202,7 @@ class GateStage:
         self.threshold = threshold
 
     def passes(self, views: Sequence[ListingView]) -> np.ndarray:
+        """(n,) bool: which prepared listings go on to the full pipeline."""
         return passes(
             self.gate.scores([v.text for v in views]),
             self.gate.identifier_hits(views),
@@ -205,9 +211,10 @@ class GateStage:
 
 
 class CascadeScreener(Screener):
-    """A `Screener` whose listings first pass the lexical gate; decisions for escalated
-    listings are the full pipeline's own. A cleared listing is `allow` with probability 0 and
-    no candidates: nothing in the blocklist was close enough to be worth scoring.
+    """A `Screener` whose listings first pass the lexical gate.
+
+    Decisions for escalated listings are the full pipeline's own. A cleared listing is `allow`
+    with probability 0 and no candidates: nothing in the blocklist was close enough to score.
 
     `threshold=None` takes the bundle's selected threshold; without one the gate is off and
     this is exactly a `Screener`.
@@ -221,7 +228,10 @@ class CascadeScreener(Screener):
 
 
 def make_screener(bundle: Bundle) -> Screener:
-    """The one screener factory: what every entry point (CLI, `/screen`, `/screen_batch`,
-    catalogue sweeps, evaluation) screens a bundle with. The cascade when the bundle carries a
-    selected gate threshold (`config.cascade`), the plain pipeline otherwise."""
+    """The one screener factory, used by every entry point.
+
+    The CLI, `/screen`, `/screen_batch`, catalogue sweeps and the evaluation screen a bundle
+    with it: the cascade when the bundle carries a selected gate threshold (`config.cascade`),
+    the plain pipeline otherwise.
+    """
     return CascadeScreener(bundle)

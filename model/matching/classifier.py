@@ -164,11 +164,17 @@ class MatchClassifier(ClassifierMixin, BaseEstimator):
         return self
 
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
+        """Calibrated ``[P(no match), P(match)]`` per row: `X` (n, n_features_in_) → (n, 2).
+
+        :raises NotFittedError: before `fit` or `load`.
+        :raises ValueError: when `X` has another number of columns than it was fitted on.
+        """
         check_is_fitted(self, "calibrated_")
         X = validate_data(self, X, reset=False, dtype=np.float64)
         return np.asarray(self.calibrated_.predict_proba(X))
 
     def predict(self, X: np.ndarray) -> np.ndarray:
+        """1 where P(match) ≥ 0.5, else 0, shape (n,); the service uses thresholds instead."""
         return (self.predict_proba(X)[:, 1] >= 0.5).astype(int)
 
     def save(self, path: Path) -> None:
@@ -178,6 +184,10 @@ class MatchClassifier(ClassifierMixin, BaseEstimator):
 
     @classmethod
     def load(cls, path: Path, params: dict[str, Any] | None = None) -> MatchClassifier:
+        """A fitted classifier from a skops file, after the trusted-types check.
+
+        :raises UntrustedArtifactError: when the file holds types outside `TRUSTED_TYPES`.
+        """
         found = set(sio.get_untrusted_types(file=path))
         untrusted = found - TRUSTED_TYPES
         if untrusted:

@@ -223,14 +223,17 @@ def matched_terms(listing: ListingView, entry: EntryView) -> tuple[str, ...]:
 
 
 def brand_in_listing(listing: ListingView, entry: EntryView) -> float:
+    """Fuzzy partial match of the entry's brand in the listing text, 0..1 (0 without a brand)."""
     if not entry.brand:
         return 0.0
     return fuzz.partial_ratio(entry.brand, listing.text) / 100.0
 
 
 def _keywords(words: frozenset[str], terms: TermWeights, k: int = 2) -> frozenset[str]:
-    """The name's `k` rarest words, if rare at all: what tells this product from its kind
-    ("nursh" in "Boon NURSH 8 oz Reusable Baby Bottles"; none in "Plastic toy")."""
+    """The name's `k` rarest words, if rare at all: what tells this product from its kind.
+
+    "nursh" in "Boon NURSH 8 oz Reusable Baby Bottles"; none in "Plastic toy".
+    """
     usable = {w for w in words - STOPWORDS if len(w) >= 3 and not w.isdigit()}
     ranked = sorted(usable, key=lambda w: (-terms.weight(w), w))
     return frozenset(w for w in ranked[:k] if terms.weight(w) >= KEYWORD_MIN_WEIGHT)
@@ -241,8 +244,9 @@ def _weight(entry: EntryView, word: str) -> float:
 
 
 def line_word(listing: ListingView, entry: EntryView, terms: TermWeights = UNIFORM) -> str | None:
-    """The word naming the product line next to the entry's brand in the listing, if the notice
-    never uses it: "funtainer" in "Thermos FUNtainer food jar" against the Stainless King recall.
+    """The word naming the product line next to the brand, if the notice never uses it.
+
+    "funtainer" in "Thermos FUNtainer food jar" against the Stainless King recall.
 
     The first word after the brand's first appearance (further brand, noise and stop words
     skipped) counts when it is alphabetic and at least 3 letters, or a short model token
@@ -276,11 +280,13 @@ def line_word(listing: ListingView, entry: EntryView, terms: TermWeights = UNIFO
 def variant_features(
     listing: ListingView, entry: EntryView, terms: TermWeights = UNIFORM
 ) -> list[float]:
-    """The variant block of FEATURE_NAMES: an unexplained line word, a variant word the listing
-    names and the notice does not, a variant word of the entry's name the listing lacks, only
-    colours the notice does not list, and a brand field naming a brand the notice never names
-    (not as brand, alias or in its description: "Crayola" is named in the Sakar helmet notice,
-    "MiiR" in no Thermos one)."""
+    """The variant block of FEATURE_NAMES, five 0/1 values.
+
+    An unexplained line word, a variant word the listing names and the notice does not, a
+    variant word of the entry's name the listing lacks, only colours the notice does not list,
+    and a brand field naming a brand the notice never names (not as brand, alias or in its
+    description: "Crayola" is named in the Sakar helmet notice, "MiiR" in no Thermos one).
+    """
     extra = (listing.words & VARIANT_WORDS) - entry.context
     colours = colours_of(listing.words)
     named = listing.brand_words - BRAND_NOISE
@@ -301,8 +307,10 @@ def variant_features(
 def _family_match(
     codes: frozenset[str] | set[str], recalled: frozenset[str], distinctive_only: bool = False
 ) -> bool:
-    """Whether a code is a family form of a recalled one (`specificity.family`), the shorter of
-    the two distinctive when `distinctive_only`."""
+    """Whether a code is a family form of a recalled one (`specificity.family`).
+
+    With `distinctive_only`, the shorter of the two must be distinctive.
+    """
     return any(
         family(a, b) and (not distinctive_only or distinctive(min(a, b, key=len)))
         for a in codes

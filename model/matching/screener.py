@@ -1,5 +1,6 @@
-"""The thin orchestrator: listing → prepare (normalise once) → gate → encode → search →
-features → classify → decision.
+"""The thin orchestrator of the screening pipeline.
+
+listing → prepare (normalise once) → gate → encode → search → features → classify → decision.
 
 Every entry point (CLI, `/screen`, `/screen_batch`, catalogue sweeps, evaluation) gets its
 screener from `model.matching.cascade.make_screener`, so all of them run the same stages.
@@ -52,6 +53,7 @@ class Screener:
 
     @property
     def version(self) -> str:
+        """The bundle's version string (``<UTC stamp>-<data hash>``), stamped on every verdict."""
         return self.config.version
 
     def probabilities(self, found: Sequence[CandidateSet]) -> list[np.ndarray]:
@@ -75,6 +77,7 @@ class Screener:
         ]
 
     def screen(self, listings: Sequence[Listing]) -> list[Verdict]:
+        """One verdict per listing, in order; one encoder and one classifier call for all."""
         found = self.candidate_sets(listings)
         return [
             self._verdict(listing, f, p)
@@ -82,6 +85,7 @@ class Screener:
         ]
 
     def screen_one(self, listing: Listing) -> Verdict:
+        """The verdict of a single listing (`screen` of a batch of one)."""
         return self.screen([listing])[0]
 
     def _candidate(self, found: CandidateSet, proba: np.ndarray, i: int) -> Candidate:
