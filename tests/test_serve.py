@@ -26,9 +26,13 @@ def free_port() -> int:
 
 
 @pytest.mark.slow
-def test_bentoml_serve_screens_a_listing(tiny_bundle_path: Path) -> None:
+def test_bentoml_serve_screens_a_listing(tiny_bundle_path: Path, tmp_path: Path) -> None:
     port = free_port()
-    env = dict(os.environ, RECALLGUARD_BUNDLE=str(tiny_bundle_path))
+    # Its own data home: the queue-depth gauge below counts this server's items only, not
+    # those other tests left in the session-wide one.
+    env = dict(
+        os.environ, RECALLGUARD_BUNDLE=str(tiny_bundle_path), RECALLGUARD_DATA_HOME=str(tmp_path)
+    )
     proc = subprocess.Popen(
         [
             sys.executable,

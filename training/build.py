@@ -20,7 +20,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from model.matching.bundle import Bundle, BundleConfig
-from model.matching.candidates import CandidateSearch, Found, candidate_probabilities
+from model.matching.candidates import CandidateSearch, CandidateSet, candidate_probabilities
 from model.matching.cascade import LexicalGate, fit_gate
 from model.matching.classifier import MatchClassifier
 from model.matching.encoder import DEFAULT_MODEL, Encoder, SentenceTransformerEncoder
@@ -149,15 +149,15 @@ def make_examples(
 
 def find_all(
     search: CandidateSearch, listings: Sequence[Listing], batch: int, desc: str
-) -> list[Found]:
-    out: list[Found] = []
+) -> list[CandidateSet]:
+    out: list[CandidateSet] = []
     for start in tqdm(range(0, len(listings), batch), desc=desc, unit="batch", leave=False):
         out.extend(search.find(listings[start : start + batch]))
     return out
 
 
 def pair_labels(
-    found: Found,
+    found: CandidateSet,
     entries: Sequence[BlocklistEntry],
     truth: str | None,
     same: dict[str, frozenset[str]] | None = None,
@@ -168,7 +168,7 @@ def pair_labels(
 
 
 def listing_scores(
-    classifier: MatchClassifier, found: Sequence[Found]
+    classifier: MatchClassifier, found: Sequence[CandidateSet]
 ) -> tuple[np.ndarray, list[np.ndarray]]:
     """Listing-level score = the best candidate's probability (what the verdict reports)."""
     per = candidate_probabilities(classifier, found)
@@ -192,7 +192,7 @@ class Prepared:
     index: BlocklistIndex
     search: CandidateSearch
     examples: list[Example]
-    found: list[Found]
+    found: list[CandidateSet]
 
 
 def prepare(

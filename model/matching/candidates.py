@@ -15,8 +15,8 @@ from model.matching.encoder import Encoder
 from model.matching.features import FEATURE_NAMES, EntryView, ListingView, candidate_features
 from model.matching.index import BlocklistIndex
 from model.matching.rules import apply_rules
-from model.matching.specificity import TermWeights
-from model.schema import Listing
+from model.matching.specificity import TermWeights, brand_words
+from model.schema import BlocklistEntry, Listing
 
 # A brand word proposes its entries as candidates only when it is rare in the blocklist (this
 # share of the maximum IDF, i.e. in at most a handful of notices) and names few entries.
@@ -52,8 +52,19 @@ class CandidateSet:
         )
 
 
-# The old name, kept while training/build.py (being rewritten on another branch) still uses it.
-Found = CandidateSet
+def rare_brands(entries: Sequence[BlocklistEntry], terms: TermWeights) -> dict[str, list[int]]:
+    """Brand word → positions of the entries whose brand or aliases use it.
+
+    Only words of at least 4 letters, rare in the blocklist (`BRAND_LOOKUP_MIN_WEIGHT`) and
+    naming at most `BRAND_LOOKUP_MAX_ENTRIES` entries: a listing showing one is a candidate of
+    those recalls whatever the vectors say, and the cascade's gate never clears it.
+    """
+    by_brand: dict[str, list[int]] = {}
+    for i, entry in enumerate(entries):
+        for word in brand_words(entry.brand, entry.aliases or ()):
+            if len(word) >= 4 and terms.weight(word) >= BRAND_LOOKUP_MIN_WEIGHT:
+                by_brand.setdefault(word, []).append(i)
+    return {w: e for w, e in by_brand.items() if len(e) <= BRAND_LOOKUP_MAX_ENTRIES}
 
 
 class CandidateSearch:
@@ -70,12 +81,7 @@ class CandidateSearch:
             EntryView.of(e, ids, self.terms)
             for e, ids in zip(index.entries, index.identifiers, strict=True)
         ]
-        by_brand: dict[str, list[int]] = {}
-        for i, view in enumerate(self.entry_views):
-            for word in view.brand_words:
-                if len(word) >= 4 and self.terms.weight(word) >= BRAND_LOOKUP_MIN_WEIGHT:
-                    by_brand.setdefault(word, []).append(i)
-        self.by_brand = {w: e for w, e in by_brand.items() if len(e) <= BRAND_LOOKUP_MAX_ENTRIES}
+        self.by_brand = rare_brands(index.entries, self.terms)
 
     def lookup_brands(self, view: ListingView) -> set[int]:
         """Entries whose rare brand word the listing shows, in its title or brand field."""

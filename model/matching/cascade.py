@@ -4,8 +4,8 @@ Most of what a toy marketplace lists has nothing to do with any recall, yet the 
 pays a transformer pass, a search and a classifier for every listing. The gate scores each
 listing by character-trigram TF-IDF cosine to the nearest blocklist text (the same normalised
 texts the index embeds) and sends it on to the full pipeline when that score reaches a
-threshold or when any of its identifiers is in the blocklist; everything else is allowed at
-once.
+threshold or when any of its identifiers or rare brand words is in the blocklist; everything
+else is allowed at once.
 
 The threshold is never a constant in code: `select_threshold` takes it from held-out validation
 listings as `margin` times the lowest gate score of any listing the full pipeline sent to review
@@ -26,9 +26,11 @@ import numpy as np
 from sklearn.feature_extraction.text import TfidfVectorizer
 
 from model.matching.bundle import Bundle
+from model.matching.candidates import rare_brands
 from model.matching.features import ListingView
 from model.matching.index import BlocklistIndex, entry_texts
 from model.matching.screener import Screener
+from model.matching.specificity import TermWeights
 
 GATE_NAME = "char3-tfidf-v1"
 DEFAULT_MARGIN = 0.9
@@ -39,8 +41,14 @@ class LexicalGate:
 
     name = GATE_NAME
 
-    def __init__(self, index: BlocklistIndex) -> None:
+    def __init__(self, index: BlocklistIndex, brands: dict[str, list[int]] | None = None) -> None:
+        """`brands`: the rare-brand lookup (`candidates.rare_brands`), computed when not given."""
         self.index = index
+        self.brands = (
+            brands
+            if brands is not None
+            else rare_brands(index.entries, TermWeights.from_entries(index.entries))
+        )
         rows = [text for entry in index.entries for text in entry_texts(entry)]
         self.vectorizer = TfidfVectorizer(
             analyzer="char_wb", ngram_range=(3, 3), sublinear_tf=True, dtype=np.float32
@@ -56,10 +64,19 @@ class LexicalGate:
         sims = self.vectorizer.transform(list(texts)) @ self._rows_t
         return np.asarray(sims.max(axis=1).toarray(), dtype=np.float32).ravel()
 
-    def identifier_hits(self, views: Sequence[ListingView]) -> np.ndarray:
-        """(n,) bool: the listing carries an identifier of some blocklist entry (never cleared)."""
+    def specific_hits(self, views: Sequence[ListingView]) -> np.ndarray:
+        """(n,) bool: the listing carries an identifier or a rare brand of some blocklist entry.
+
+        Such listings are never cleared: the full pipeline proposes those entries as candidates
+        whatever the text similarity (a rare brand in a padded or translated title).
+        """
         return np.asarray(
-            [bool(self.index.lookup_identifiers(v.identifiers)) for v in views], dtype=bool
+            [
+                bool(self.index.lookup_identifiers(v.identifiers))
+                or any(w in self.brands for w in v.words | v.brand_words)
+                for v in views
+            ],
+            dtype=bool,
         )
 
 
@@ -170,13 +187,13 @@ def fit_gate(
     """
     selected = select_threshold(
         gate.scores([v.text for v in valid_views]),
-        gate.identifier_hits(valid_views),
+        gate.specific_hits(valid_views),
         valid_reach,
         margin,
     )
     report = measure(
         gate.scores([v.text for v in test_views]),
-        gate.identifier_hits(test_views),
+        gate.specific_hits(test_views),
         test_reach,
         test_benign,
         selected.threshold,
@@ -205,7 +222,7 @@ class GateStage:
         """(n,) bool: which prepared listings go on to the full pipeline."""
         return passes(
             self.gate.scores([v.text for v in views]),
-            self.gate.identifier_hits(views),
+            self.gate.specific_hits(views),
             self.threshold,
         )
 
@@ -222,8 +239,9 @@ class CascadeScreener(Screener):
 
     def __init__(self, bundle: Bundle, threshold: float | None = None) -> None:
         threshold = threshold if threshold is not None else bundle_gate_threshold(bundle)
-        stage = None if threshold is None else GateStage(LexicalGate(bundle.index), threshold)
-        super().__init__(bundle, stage)
+        super().__init__(bundle, None)
+        if threshold is not None:
+            self.gate = GateStage(LexicalGate(bundle.index, self.search.by_brand), threshold)
         self.threshold = threshold
 
 
