@@ -91,12 +91,15 @@ def test_ray_and_local_give_identical_verdicts_on_real_listings(
         str(source), out, model=str(tiny_bundle_path), jsonl=True, quiet=True, err=err
     )
     assert again.skipped and "skipped" in err.getvalue()
+    # A fresh run on one actor with the same batch size gives the same rows. (With another
+    # batch size the bf16 encoder pads other length buckets, and a similarity can move in its
+    # 4th decimal: seen at 64 vs 100 on 2df9f35's tiny bundle, 0.2299 vs 0.2297, same verdict.)
     (fresh,) = screen_with_ray(
         str(source),
         tmp_path / "ray2",
         model=str(tiny_bundle_path),
         concurrency=1,
-        batch_size=100,
+        batch_size=64,
         quiet=True,
         err=io.StringIO(),
     )
