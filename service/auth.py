@@ -30,10 +30,8 @@ import hmac
 import json
 import logging
 import math
-import os
 import re
 import secrets
-import tempfile
 import threading
 import time
 from collections.abc import Iterator, Mapping
@@ -47,6 +45,7 @@ from limits import RateLimitItem, parse
 from limits.storage import MemoryStorage
 from limits.strategies import MovingWindowRateLimiter
 
+from model.runtime.private_files import write_private
 from model.settings import DEFAULT_FAILED_KEY_LIMIT, Settings
 
 Role = Literal["screen", "reviewer", "admin"]
@@ -319,18 +318,7 @@ class KeyStore:
 
     def _write(self, path: Path, records: list[KeyRecord]) -> None:
         data: dict[str, Any] = {"version": 1, "keys": [r.to_json() for r in records]}
-        fd, tmp = tempfile.mkstemp(prefix=".keys-", dir=path.parent)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                os.fchmod(handle.fileno(), 0o600)
-                json.dump(data, handle, indent=2)
-                handle.write("\n")
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        write_private(path, json.dumps(data, indent=2) + "\n", prefix=".keys-")
 
     def create_key(self, role: str, name: str, expires_at: datetime | None = None) -> str:
         """Make a new random key, store its hash; the plaintext is returned this once.
@@ -392,21 +380,6 @@ class KeyStore:
             self._write(path, [KeyRecord(DEV_KEY_NAME, "admin", hash_key(key), now)])
         self._stamp = None
         return secret
-
-
-def write_private(path: Path, text: str) -> None:
-    """Write `text` to `path` atomically with mode 0600 (never readable by others)."""
-    fd, tmp = tempfile.mkstemp(prefix=".secret-", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            os.fchmod(handle.fileno(), 0o600)
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 _default: KeyStore | None = None

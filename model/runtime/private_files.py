@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 
@@ -15,3 +16,22 @@ def create_private(path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
     return path
+
+
+def write_private(path: Path, text: str, prefix: str = ".secret-") -> None:
+    """Write `text` to `path` atomically with mode 0600 (never readable by others).
+
+    The text goes to a temporary file in the same folder, is flushed to disk, then renamed over
+    `path`, so a reader sees the old file or the new one, never half of either.
+    """
+    fd, tmp = tempfile.mkstemp(prefix=prefix, dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            os.fchmod(handle.fileno(), 0o600)
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
