@@ -139,6 +139,10 @@ class ListingView:
     child: float
     brand_words: frozenset[str] = frozenset()
     sequence: tuple[str, ...] = ()
+    # Listing-side parts of the variant block, prepared once rather than per candidate.
+    variants: frozenset[str] = frozenset()
+    colours: frozenset[str] = frozenset()
+    named_brand: frozenset[str] = frozenset()
 
     @classmethod
     def of(cls, listing: Listing, known_ids: Container[str] = frozenset()) -> ListingView:
@@ -161,6 +165,7 @@ class ListingView:
         )
         child_words = words | frozenset(tokens(listing.category[:READ_FIELD_CHARS]))
         brand = normalise(listing.brand[:READ_FIELD_CHARS])
+        brand_tokens = frozenset(word_tokens(brand))
         return cls(
             text=text,
             words=words,
@@ -168,8 +173,11 @@ class ListingView:
             identifiers=ids,
             brand=brand,
             child=_child(set(child_words)),
-            brand_words=frozenset(word_tokens(brand)),
+            brand_words=brand_tokens,
             sequence=sequence[:64],
+            variants=words & VARIANT_WORDS,
+            colours=colours_of(words),
+            named_brand=brand_tokens - BRAND_NOISE,
         )
 
 
@@ -287,12 +295,10 @@ def variant_features(
     and a brand field naming a brand the notice never names (not as brand, alias or in its
     description: "Crayola" is named in the Sakar helmet notice, "MiiR" in no Thermos one).
     """
-    extra = (listing.words & VARIANT_WORDS) - entry.context
-    colours = colours_of(listing.words)
-    named = listing.brand_words - BRAND_NOISE
+    colours, named = listing.colours, listing.named_brand
     return [
         float(line_word(listing, entry, terms) is not None),
-        float(bool(extra)),
+        float(bool(listing.variants - entry.context)),
         float(bool(entry.variants - listing.words)),
         float(bool(colours) and bool(entry.colours) and not colours & entry.colours),
         float(
@@ -329,7 +335,7 @@ def specificity_features(listing: ListingView, entry: EntryView, shared: set[str
     same_ids = listing.identifiers & entry.identifiers
     others = listing.identifiers - entry.identifiers
     sib = any(sibling(a, b) for a in others for b in entry.identifiers)
-    fam = any(family(a, b) for a in others for b in entry.identifiers)
+    fam = _family_match(others, entry.identifiers)
     return [
         sum(shared_w) / name_w if name_w else 0.0,
         max(shared_w, default=0.0),
