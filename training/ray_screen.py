@@ -23,7 +23,6 @@ each: ``split -l 1000000``), not one huge one.
 
 from __future__ import annotations
 
-import codecs
 import csv
 import glob
 import io
@@ -39,8 +38,15 @@ from typing import Any
 
 import pyarrow as pa
 
-from model.validation import loads
-from training.screen_cli import FIELDS, UsageError, _errors, csv_record
+from model.schema import Listing
+from training.screen_cli import (
+    FIELDS,
+    BadRow,
+    UsageError,
+    csv_record,
+    jsonl_listings,
+    to_listing,
+)
 
 FORMATS = {
     ".jsonl": "jsonl",
@@ -69,40 +75,22 @@ def _row(source: str, line: int, listing: str = "", error: str = "") -> dict[str
     return {"source": source, "line": line, "listing": listing, "error": error}
 
 
+def _as_row(source: str, line: int, checked: Listing | BadRow) -> dict[str, Any]:
+    """A listing (as JSON text) or the reason it was refused, as one row."""
+    if isinstance(checked, BadRow):
+        return _row(source, line, error=checked.message)
+    return _row(source, line, listing=json.dumps(checked.to_dict(), ensure_ascii=False))
+
+
 def _validated(source: str, line: int, record: Any) -> dict[str, Any]:
-    """A record checked by the API's own model; the listing travels as JSON text."""
-    from pydantic import ValidationError
-
-    from service.schemas import ListingIn
-
-    if not isinstance(record, dict):
-        return _row(source, line, error=f"a listing must be an object, got {type(record).__name__}")
-    try:
-        listing = ListingIn.model_validate(record).to_listing()
-    except ValidationError as exc:
-        return _row(source, line, error=_errors(exc))
-    except ValueError as exc:  # model.schema.ValidationError
-        return _row(source, line, error=str(exc))
-    return _row(source, line, listing=json.dumps(listing.to_dict(), ensure_ascii=False))
+    """A record checked by the API's own model, as the local CLI checks it (`to_listing`)."""
+    return _as_row(source, line, to_listing(record, line))
 
 
 def _jsonl_rows(source: str, data: bytes) -> Iterator[dict[str, Any]]:
-    for line, raw in enumerate(data.split(b"\n"), start=1):  # lines as the local CLI counts
-        if line == 1 and raw.startswith(codecs.BOM_UTF8):  # as the local reader does
-            raw = raw[len(codecs.BOM_UTF8) :]
-        if not raw.strip():
-            continue
-        try:
-            text = raw.decode("utf-8")
-        except UnicodeDecodeError:
-            yield _row(source, line, error="line is not valid UTF-8")
-            continue
-        try:
-            record = loads(text, "line")
-        except ValueError as exc:
-            yield _row(source, line, error=f"bad JSON: {exc}")
-            continue
-        yield _validated(source, line, record)
+    # The local reader's own parsing (`jsonl_listings`), so lines and reasons are the same.
+    for line, checked in jsonl_listings(data.split(b"\n")):
+        yield _as_row(source, line, checked)
 
 
 def _csv_rows(source: str, data: bytes) -> Iterator[dict[str, Any]]:

@@ -19,7 +19,7 @@ import re
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
@@ -106,28 +106,35 @@ def to_listing(record: Any, line: int) -> Listing | BadRow:
         return BadRow(line, str(exc))
 
 
-def read_jsonl(path: Path) -> Iterator[Listing | BadRow]:
-    """One listing per non-blank line; blank lines are ignored, not errors. A UTF-8 byte-order
-    mark at the start of the file is skipped (editors on Windows write one), and each line is
-    parsed by the shared strict rules (`model.validation.loads`: finite numbers, bounded depth).
+def jsonl_listings(lines: Iterable[bytes]) -> Iterator[tuple[int, Listing | BadRow]]:
+    """(line, listing or why not) per non-blank line of raw JSONL bytes, from 1; blank lines are
+    ignored, not errors. A UTF-8 byte-order mark at the start is skipped (editors on Windows
+    write one), and each line is parsed by the shared strict rules (`model.validation.loads`:
+    finite numbers, bounded depth). The local reader and the Ray engine both read through this.
     """
+    for line, raw in enumerate(lines, start=1):
+        if line == 1 and raw.startswith(codecs.BOM_UTF8):
+            raw = raw[len(codecs.BOM_UTF8) :]
+        if not raw.strip():
+            continue
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            yield line, BadRow(line, "line is not valid UTF-8")
+            continue
+        try:
+            record = loads(text, "line")
+        except ValueError as exc:
+            yield line, BadRow(line, f"bad JSON: {exc}")
+            continue
+        yield line, to_listing(record, line)
+
+
+def read_jsonl(path: Path) -> Iterator[Listing | BadRow]:
+    """The listings of a JSONL file (`jsonl_listings`)."""
     with open(path, "rb") as fh:
-        for line, raw in enumerate(fh, start=1):
-            if line == 1 and raw.startswith(codecs.BOM_UTF8):
-                raw = raw[len(codecs.BOM_UTF8) :]
-            if not raw.strip():
-                continue
-            try:
-                text = raw.decode("utf-8")
-            except UnicodeDecodeError:
-                yield BadRow(line, "line is not valid UTF-8")
-                continue
-            try:
-                record = loads(text, "line")
-            except ValueError as exc:
-                yield BadRow(line, f"bad JSON: {exc}")
-                continue
-            yield to_listing(record, line)
+        for _, checked in jsonl_listings(fh):
+            yield checked
 
 
 def _open_csv(path: Path) -> TextIO:
