@@ -127,3 +127,12 @@ def wait_ready(proc: subprocess.Popen[bytes], base: str, within_s: float) -> Non
             pass
         time.sleep(1)
     pytest.fail(f"{base} did not become ready within {within_s:.0f} s")
+
+
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    """Terminate a served process; kill it if it has not exited within 30 s."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()

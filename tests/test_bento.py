@@ -14,7 +14,7 @@ import httpx
 import pytest
 import yaml
 
-from tests.fakes import wait_ready
+from tests.fakes import stop, wait_ready
 from tests.test_serve import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -96,8 +96,4 @@ def test_built_bento_serves_its_packed_bundle_offline(
         info = httpx.post(f"{base}/model_info", json={}, timeout=30).json()
         assert info["entries"] > 100
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop(proc)

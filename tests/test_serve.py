@@ -14,7 +14,7 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.fakes import wait_ready
+from tests.fakes import stop, wait_ready
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -86,11 +86,7 @@ def test_bentoml_serve_screens_a_listing(tiny_bundle_path: Path, tmp_path: Path)
             == 400
         )
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop(proc)
 
 
 def _serve(port: int, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
@@ -134,11 +130,7 @@ def test_a_bundle_that_cannot_load_answers_readyz_503_with_the_reason(tmp_path: 
         assert again.status_code == 503 and proc.poll() is None
         assert log.read_text().count("Initializing service error") == 0  # no respawn loop
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop(proc)
 
 
 def test_recallguard_serve_refuses_a_tampered_bundle_before_starting(
