@@ -55,15 +55,20 @@ def _pathological(chars: int) -> Listing:
 
 @pytest.fixture
 def forward_widths(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, int]]:
-    """(rows, padded tokens) of every transformer pass."""
+    """(rows, longest row rounded up to 8 tokens) of every transformer pass, packed or padded."""
     widths: list[tuple[int, int]] = []
-    original = fast_encoder.FastPath._forward
 
-    def spy(self: Any, rows: list[list[int]]) -> Any:
-        widths.append((len(rows), fast_encoder.padded(max(len(r) for r in rows))))
-        return original(self, rows)
+    def spying(original: Any) -> Any:
+        def spy(self: Any, rows: list[list[int]]) -> Any:
+            widths.append((len(rows), fast_encoder.padded(max(len(r) for r in rows))))
+            return original(self, rows)
 
-    monkeypatch.setattr(fast_encoder.FastPath, "_forward", spy)
+        return spy
+
+    for name in ("_forward", "_packed"):
+        monkeypatch.setattr(
+            fast_encoder.FastPath, name, spying(getattr(fast_encoder.FastPath, name))
+        )
     return widths
 
 

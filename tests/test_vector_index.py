@@ -69,3 +69,40 @@ def test_add_remove_and_shapes_are_checked() -> None:
         positional.add(_unit(1), np.array([9]))
     with pytest.raises(ValueError, match="flat, ivf or ivfpq"):
         IndexSpec("hnsw")
+
+
+def test_positional_exact_search_answers_as_faiss_itself() -> None:
+    # The blocklist's positional flat index is searched by one matrix product (`_exact`); it
+    # must give FAISS's own answer: the same ids in the same order, cosines to float rounding.
+    # Only where cosines tie (duplicate rows, equal to the last bit or two) may the order
+    # differ: FAISS's own blocked BLAS does not give duplicates identical scores, so it has no
+    # rule to copy; ours keeps the smaller ids of a tie and lists them larger id first.
+    import faiss
+
+    vectors = _unit(300, dim=32)
+    duplicates = [3, 10, 50, 51, 120, 299]
+    vectors[duplicates] = vectors[3]
+    index = VectorIndex.build(IndexSpec("flat"), vectors)
+    assert type(index.index) is faiss.IndexFlatIP  # positional: the matrix-product path
+    queries = np.vstack([vectors[:40], _unit(60, dim=32, seed=2)])
+    for k in (1, 4, 10, 40, 300, 400):
+        sims, ids = index.search_arrays(queries, k)
+        ref_sims, ref_ids = index.index.search(queries, min(k, 300))
+        assert ids.dtype == np.int64 and ids.shape == ref_ids.shape
+        assert np.abs(sims - ref_sims).max() < 1e-5
+        differ = ids != ref_ids
+        assert np.isin(ids[differ], duplicates).all() and np.isin(ref_ids[differ], duplicates).all()
+        assert differ.mean() < 0.05, f"k={k}: only ties may differ"
+    (row,) = index.search(vectors[3:4], 6)
+    assert [h.id for h in row] == [299, 120, 51, 50, 10, 3]
+    (row,) = index.search(vectors[3:4], 4)
+    assert [h.id for h in row] == [51, 50, 10, 3]
+
+
+def test_positional_exact_search_sees_vectors_added_after_a_search() -> None:
+    vectors = _unit(50)
+    index = VectorIndex.build(IndexSpec("flat"), vectors[:40])
+    assert index.search(vectors[45:46], 1)[0][0].id != 45
+    index.add(vectors[40:], np.arange(40, 50))
+    (best,) = index.search(vectors[45:46], 1)[0]
+    assert best.id == 45 and best.similarity == pytest.approx(1.0, abs=1e-5)

@@ -143,6 +143,9 @@ class ListingView:
     variants: frozenset[str] = frozenset()
     colours: frozenset[str] = frozenset()
     named_brand: frozenset[str] = frozenset()
+    # Content words (stop words dropped), and every word the listing shows, title or brand.
+    content: frozenset[str] = frozenset()
+    listed: frozenset[str] = frozenset()
 
     @classmethod
     def of(cls, listing: Listing, known_ids: Container[str] = frozenset()) -> ListingView:
@@ -178,6 +181,8 @@ class ListingView:
             variants=words & VARIANT_WORDS,
             colours=colours_of(words),
             named_brand=brand_tokens - BRAND_NOISE,
+            content=words - STOPWORDS,
+            listed=words | brand_tokens,
         )
 
 
@@ -197,6 +202,10 @@ class EntryView:
     keywords: frozenset[str] = frozenset()
     variants: frozenset[str] = frozenset()
     colours: frozenset[str] = frozenset()
+    # Summed weight of the name's content words, and the brand words that count as a brand
+    # (`BRAND_MIN_WEIGHT`): fixed per entry, so computed once rather than per candidate.
+    name_weight: float = 0.0
+    strong_brands: frozenset[str] = frozenset()
 
     @classmethod
     def of(
@@ -209,6 +218,7 @@ class EntryView:
         aliases = tuple(getattr(entry, "aliases", ()) or ())
         brands = brand_words(entry.brand, aliases)
         described = frozenset(tokens(f"{entry.description[:1500]} {' '.join(aliases)}"))
+        weights = {w: terms.weight(w) for w in words | brands | described}
         return cls(
             name=name,
             words=words,
@@ -216,12 +226,14 @@ class EntryView:
             identifiers=identifiers,
             brand=normalise(entry.brand),
             child=_child(context),
-            weights={w: terms.weight(w) for w in words | brands | described},
+            weights=weights,
             brand_words=brands,
             context=words | brands | described,
             keywords=_keywords(words, terms),
             variants=words & VARIANT_WORDS,
             colours=colours_of(words | described),
+            name_weight=sum(weights[w] for w in words - STOPWORDS),
+            strong_brands=frozenset(w for w in brands if weights[w] >= BRAND_MIN_WEIGHT),
         )
 
 
@@ -326,16 +338,15 @@ def _family_match(
 
 def specificity_features(listing: ListingView, entry: EntryView, shared: set[str]) -> list[float]:
     """The specificity block of FEATURE_NAMES (from "idf_coverage" on)."""
-    name_w = sum(_weight(entry, w) for w in entry.words - STOPWORDS)
+    name_w = entry.name_weight
     shared_w = [_weight(entry, w) for w in shared - STOPWORDS]
-    listed = listing.words | listing.brand_words
-    brands = {w for w in entry.brand_words if _weight(entry, w) >= BRAND_MIN_WEIGHT}
-    brand_hit = brands & listed
-    content = listing.words - STOPWORDS
+    brand_hit = entry.strong_brands & listing.listed
+    brands = entry.strong_brands
+    content = listing.content
     same_ids = listing.identifiers & entry.identifiers
     others = listing.identifiers - entry.identifiers
-    sib = any(sibling(a, b) for a in others for b in entry.identifiers)
-    fam = _family_match(others, entry.identifiers)
+    sib = bool(others) and any(sibling(a, b) for a in others for b in entry.identifiers)
+    fam = bool(others) and _family_match(others, entry.identifiers)
     return [
         sum(shared_w) / name_w if name_w else 0.0,
         max(shared_w, default=0.0),
@@ -344,7 +355,7 @@ def specificity_features(listing: ListingView, entry: EntryView, shared: set[str
         len(content & entry.context) / len(content) if content else 0.0,
         float(
             any(distinctive(i) for i in same_ids)
-            or _family_match(others, entry.identifiers, distinctive_only=True)
+            or (fam and _family_match(others, entry.identifiers, distinctive_only=True))
         ),
         float(sib and not same_ids),
         float(fam and not same_ids),
@@ -370,7 +381,8 @@ def pair_features(
         and shared == 0
         and not _family_match(listing.identifiers, entry.identifiers)
     )
-    union = len(listing.trigrams | entry.trigrams)
+    common = len(listing.trigrams & entry.trigrams)
+    union = len(listing.trigrams) + len(entry.trigrams) - common
     coverage = len(listing.words & entry.words) / len(entry.words) if entry.words else 0.0
     return [
         cosine,
@@ -380,7 +392,7 @@ def pair_features(
         fuzz.token_set_ratio(listing.text, entry.name) / 100.0,
         fuzz.partial_ratio(entry.name, listing.text) / 100.0,
         fuzz.WRatio(listing.text, entry.name) / 100.0,
-        len(listing.trigrams & entry.trigrams) / union if union else 0.0,
+        common / union if union else 0.0,
         coverage,
         float(min(shared, 3)),
         float(bool(listing.identifiers)),
