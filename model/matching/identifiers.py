@@ -417,7 +417,9 @@ def _models(toks: list[_Tok]) -> list[str]:
         else:
             i += 1
     for idx, tok in enumerate(toks):
-        if idx in used or _is_asin(tok) or tok.canon.isdigit():
+        # Outside a cue only a code mixing letters and digits is accepted (`_accept`): a word
+        # ("toy", canon all letters) is skipped before the regular expressions run.
+        if idx in used or tok.canon.isalpha() or tok.canon.isdigit() or _is_asin(tok):
             continue
         nxt = toks[idx + 1] if idx + 1 < len(toks) else None
         if not tok.gap.endswith(_CURRENCY) and _accept(tok.raw, tok.canon, False, nxt):
