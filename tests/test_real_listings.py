@@ -72,18 +72,10 @@ def test_chinese_and_padded_tooybing_titles_are_flagged(real_screener: Screener)
         assert flagged_with(real_screener.screen_one(listing), "cpsc-10917"), listing.title
 
 
-SWAGWAY_GAP = (
-    "measured at 6b39269: 'Swagway X1 hoverboard - gold, with charger, 2015, pick up only' is "
-    "flagged by the full default build (recallguard:20261129113015-3d4e6a74) but still allowed "
-    "by this CI-sized bundle, whose 56 entries and 600 listings give the classifier too few "
-    "resale titles to learn brand + line + seller details"
-)
-
-
 @pytest.mark.parametrize(
     "case_id",
     [
-        pytest.param("dev-021", marks=pytest.mark.xfail(strict=True, reason=SWAGWAY_GAP)),
+        "dev-021",  # Swagway X1 resale: brand + the line its notice names (rules.py)
         "dev-040",  # Jetson Rogue
         "dev-001",  # INIU
     ],
