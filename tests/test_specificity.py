@@ -284,3 +284,19 @@ def test_brand_and_known_line_without_conflict_never_allow() -> None:
     # Anything that contradicts the notice leaves the classifier's word standing.
     for title in ("Swagway X1 hoverboard Deluxe", "Swagway X1 hoverboard, red"):
         assert apply_rules(np.array([0.01]), features(title, HOVERBOARD))[0] == 0.01, title
+
+
+def test_a_distinctive_code_alone_never_allows() -> None:
+    # No brand in the listing: the family form of the recalled code is enough for review.
+    row = features("Kids multi-sport helmet, matte black - item AGE251TH-BKMT", HELMETS)
+    assert row[0, COL["brand_token_match"]] == 0.0
+    assert row[0, COL["distinctive_id_match"]] == 1.0
+    assert apply_rules(np.array([0.0]), row)[0] >= REVIEW_FLOOR
+    # A short or unrelated code is not.
+    assert apply_rules(np.array([0.0]), features("Kids helmet - item XQ77201", HELMETS))[0] == 0.0
+
+
+def test_a_compound_of_two_notice_words_is_a_known_line_word() -> None:
+    power_bank = BlocklistEntry("eu-A12/2", "eu", "VARMFRONT (Power bank)", brand="Ikea")
+    assert col("IKEA powerbank E2037 5200mAh", power_bank, "line_word_known") == 1.0
+    assert col("IKEA powerbank E2037 5200mAh", power_bank, "line_word_unexplained") == 0.0

@@ -11,6 +11,7 @@ import math
 import re
 from collections.abc import Container, Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 
 import numpy as np
 from rapidfuzz import fuzz
@@ -201,6 +202,8 @@ class EntryView:
     keywords: frozenset[str] = frozenset()
     variants: frozenset[str] = frozenset()
     colours: frozenset[str] = frozenset()
+    # Adjacent words of the name and description written as one ("power bank" → "powerbank").
+    joins: frozenset[str] = frozenset()
 
     @classmethod
     def of(
@@ -213,6 +216,8 @@ class EntryView:
         aliases = tuple(getattr(entry, "aliases", ()) or ())
         brands = brand_words(entry.brand, aliases)
         described = frozenset(tokens(f"{entry.description[:1500]} {' '.join(aliases)}"))
+        seq = tokens(f"{entry.product_name} {entry.description[:1500]}")
+        joins = frozenset(a + b for a, b in pairwise(seq) if a.isalpha() and b.isalpha())
         return cls(
             name=name,
             words=words,
@@ -226,6 +231,7 @@ class EntryView:
             keywords=_keywords(words, terms),
             variants=words & VARIANT_WORDS,
             colours=colours_of(words | described),
+            joins=joins,
         )
 
 
@@ -300,7 +306,8 @@ def line_flags(
     candidate (`_line_candidate`: alphabetic and at least 3 letters, or a short model token,
     letters then digits; rare in the blocklist, `LINE_WORD_MIN_WEIGHT`). It is known when it (in
     singular or plural) or its join with the next word is in the entry's name, brand, aliases or
-    description. Neither when the brand does not appear.
+    description, or it is two adjacent words of the name or description written as one
+    ("powerbank" for "Power bank"). Neither when the brand does not appear.
     """
     after = _after_brand(listing, entry)
     if after is None or not _line_candidate(after[0], terms):
@@ -308,7 +315,7 @@ def line_flags(
     word, joined = after
     # Singular or plural alike: "hoverboard" is the notice's "hoverboards".
     forms = (word, joined, f"{word}s", f"{word}es", word[:-1] if word.endswith("s") else word)
-    known = any(f in entry.context for f in forms)
+    known = any(f in entry.context for f in forms) or word in entry.joins
     return not known, known
 
 
