@@ -35,7 +35,7 @@ from training.loaders import (
     merge_entries,
     split_cpsc_title,
 )
-from training.recall_titles import clean_text, read_cpsc_title
+from training.recall_titles import brand_noun_aliases, clean_text, read_cpsc_title
 
 
 @pytest.fixture(scope="module")
@@ -293,6 +293,22 @@ def test_brand_fields_are_cleaned_on_the_real_rows(blocklist: dict[str, Blocklis
         assert not re.search(r"Recall Alert|^CPSC\b|Exclusively on|\bDirect$", e.brand), e
         assert e.brand not in {"Pounding", "Little", "Tiny", "Rainbow", "Firms"}, e
         assert all(a and a.lower() != e.brand.lower() for a in e.aliases), e
+
+
+def test_brands_a_notice_names_with_the_noun_brand_are_aliases(
+    blocklist: dict[str, BlocklistEntry],
+) -> None:
+    expected = {
+        "cpsc-7784": "Airwalk",  # PTX Performance Products: "involves Airwalk brand hoverboards"
+        "cpsc-10553": "Isla Rae",  # brand "Isla": "sold under the Isla Rae brand"
+        "cpsc-10608": "Aroeve",  # Airova: "involves Aroeve brand air purifiers"
+        "cpsc-10855": "MouTec",  # 'The brand name "MouTec" or "BBRKIN"'
+        "cpsc-10458": "Werner",  # "The brand name Werner appears on decals"
+    }
+    assert {i: v for i, v in expected.items() if v in blocklist[i].aliases} == expected
+    # A long capitalised run before "brand" is a product name, not a brand.
+    assert not any("Smartboard" in a for a in blocklist["cpsc-7787"].aliases)
+    assert brand_noun_aliases("The brand name and model number are on the back") == []
 
 
 def test_model_codes_are_kept_in_full_and_family_forms(

@@ -255,3 +255,48 @@ def test_a_short_model_token_the_notice_never_uses_is_a_line_word() -> None:
     )
     assert col("SWAGTRON T1 Hoverboard, Black", scooter, "line_word_unexplained") == 1.0
     assert col("Swagtron Swagger 5 Boost scooter", scooter, "line_word_unexplained") == 0.0
+
+
+HOVERBOARD = BlocklistEntry(
+    "cpsc-7787",
+    "cpsc",
+    "Self-balancing scooters/hoverboards",
+    brand="Swagway",
+    description="This recall involves the Swagway X1 Hands-Free Smartboard brand of hoverboards."
+    " They were sold in black.",
+)
+
+
+def test_a_line_name_the_notice_uses_is_known_whatever_the_language() -> None:
+    # The notice names the X1 only in its description; the title around it is French.
+    french = "Hoverboard Swagway X1 mains libres, rouge - planche auto-équilibrante"
+    assert col(french, HOVERBOARD, "line_word_known") == 1.0
+    assert col(french, HOVERBOARD, "line_word_unexplained") == 0.0
+    assert col("Swagway Zoom hoverboard", HOVERBOARD, "line_word_known") == 0.0
+    assert col("hoverboard X1", HOVERBOARD, "line_word_known") == 0.0  # no brand, no line
+    # The listing's own brand field is skipped like the entry's brand words.
+    assert col("Swagway X1", HOVERBOARD, "line_word_known", brand="Swagway Boards") == 1.0
+
+
+def test_brand_and_known_line_without_conflict_never_allow() -> None:
+    row = features("Swagway X1 hoverboard, pick up only", HOVERBOARD)
+    assert apply_rules(np.array([0.01]), row)[0] >= REVIEW_FLOOR
+    # Anything that contradicts the notice leaves the classifier's word standing.
+    for title in ("Swagway X1 hoverboard Deluxe", "Swagway X1 hoverboard, red"):
+        assert apply_rules(np.array([0.01]), features(title, HOVERBOARD))[0] == 0.01, title
+
+
+def test_a_distinctive_code_alone_never_allows() -> None:
+    # No brand in the listing: the family form of the recalled code is enough for review.
+    row = features("Kids multi-sport helmet, matte black - item AGE251TH-BKMT", HELMETS)
+    assert row[0, COL["brand_token_match"]] == 0.0
+    assert row[0, COL["distinctive_id_match"]] == 1.0
+    assert apply_rules(np.array([0.0]), row)[0] >= REVIEW_FLOOR
+    # A short or unrelated code is not.
+    assert apply_rules(np.array([0.0]), features("Kids helmet - item XQ77201", HELMETS))[0] == 0.0
+
+
+def test_a_compound_of_two_notice_words_is_a_known_line_word() -> None:
+    power_bank = BlocklistEntry("eu-A12/2", "eu", "VARMFRONT (Power bank)", brand="Ikea")
+    assert col("IKEA powerbank E2037 5200mAh", power_bank, "line_word_known") == 1.0
+    assert col("IKEA powerbank E2037 5200mAh", power_bank, "line_word_unexplained") == 0.0

@@ -92,6 +92,16 @@ _SOLD_AT = re.compile(
     r"(?: (?!Due\b|Stores?\b|Retail\b|Online\b)(?:[A-Z][\w'&-]*|\"?R\"? Us))"
     r"{0,3})"
 )
+# "This recall involves Airwalk brand hoverboards", "sold under the Isla Rae brand": the run of
+# capitalised words just before "brand" names the printed brand (1-3 words: a longer run is a
+# product name, "Swagway X1 Hands-Free Smartboard brand of …"). And the quoted or single word
+# after "brand name": 'The brand name "MouTec"', "The brand name Werner appears …".
+_BRAND_NOUN = re.compile(r"\bbrands?\b(?!-)")
+_RUN_WORD = re.compile(r"(?:[A-Z][\w'!+]*(?:[.-][\w'!+]+)*|&)")
+_BRAND_NAMED = re.compile(
+    r"\bbrand(?: names?)? (?:is |are )?\"(?P<q>[^\"]{2,30}?)[,.]?\""
+    r"|\bbrand names? (?:is |are )?(?P<w>[A-Z][\w!+-]+)\b"
+)
 _NOT_ALIASES = _MISSING | {"toys", "stores", "retailers", "amazon sellers", "third-party"}
 # Licensed names a listing may use instead of the maker's brand.
 LICENCES = (
@@ -181,7 +191,26 @@ def notice_aliases(title: str, *texts: str) -> tuple[str, ...]:
                 if n == 0 or m.end() < len(text.rstrip()):
                     found.append(re.sub(r"\.com$", "", _tidy(m.group("who"))))
         found += _LICENCE.findall(text)
+        if n > 0:
+            found += brand_noun_aliases(text)
     return tuple(dict.fromkeys(f for f in found if len(f) >= 3 and f.lower() not in _NOT_ALIASES))
+
+
+def brand_noun_aliases(text: str) -> list[str]:
+    """Printed brands a notice names with the noun "brand" (see `_BRAND_NOUN`, `_BRAND_NAMED`)."""
+    found: list[str] = []
+    for m in _BRAND_NOUN.finditer(text):
+        before = text[: m.start()].split()
+        run: list[str] = []
+        while before and _RUN_WORD.fullmatch(before[-1]) and before[-1] not in ("The", "A"):
+            run.insert(0, before.pop())
+        while run and run[0] == "&":
+            run.pop(0)
+        if 1 <= len(run) <= 3:
+            found.append(" ".join(run))
+    for m in _BRAND_NAMED.finditer(text):
+        found.append(m.group("q") or m.group("w"))
+    return found
 
 
 def vocabulary(texts: Iterable[str]) -> frozenset[str]:

@@ -83,6 +83,7 @@ MONOTONIC = {
     "variant_missing": -1,
     "colour_conflict": -1,
     "brand_conflict": -1,
+    "line_word_known": 1,
 }
 
 

@@ -12,6 +12,7 @@ import re
 from collections.abc import Container, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from itertools import pairwise
 
 import numpy as np
 from rapidfuzz import fuzz
@@ -69,6 +70,10 @@ FEATURE_NAMES: tuple[str, ...] = (
     "variant_missing",
     "colour_conflict",
     "brand_conflict",
+    # The product line the listing names beside the brand, where the notice uses it (even only
+    # in its description: "Swagway X1" against "Self-balancing scooters/hoverboards"), whatever
+    # the language around it.
+    "line_word_known",
 )
 
 _WORD = re.compile(r"[A-Za-z0-9]+")
@@ -219,6 +224,8 @@ class EntryView:
     # (`BRAND_MIN_WEIGHT`): fixed per entry, so computed once rather than per candidate.
     name_weight: float = 0.0
     strong_brands: frozenset[str] = frozenset()
+    # Adjacent words of the name and description written as one ("power bank" → "powerbank").
+    joins: frozenset[str] = frozenset()
 
     @classmethod
     def of(
@@ -232,6 +239,8 @@ class EntryView:
         brands = brand_words(entry.brand, aliases)
         described = frozenset(tokens(f"{entry.description[:1500]} {' '.join(aliases)}"))
         weights = {w: terms.weight(w) for w in words | brands | described}
+        seq = tokens(f"{entry.product_name} {entry.description[:1500]}")
+        joins = frozenset(a + b for a, b in pairwise(seq) if a.isalpha() and b.isalpha())
         return cls(
             name=name,
             words=words,
@@ -247,6 +256,7 @@ class EntryView:
             colours=colours_of(words | described),
             name_weight=sum(weights[w] for w in words - STOPWORDS),
             strong_brands=frozenset(w for w in brands if weights[w] >= BRAND_MIN_WEIGHT),
+            joins=joins,
         )
 
 
@@ -276,53 +286,85 @@ def _weight(entry: EntryView, word: str) -> float:
     return entry.weights.get(word, 1.0) if entry.weights is not None else 1.0
 
 
-def line_word(listing: ListingView, entry: EntryView, terms: TermWeights = UNIFORM) -> str | None:
-    """The word naming the product line next to the brand, if the notice never uses it.
+def _after_brand(listing: ListingView, entry: EntryView) -> tuple[str, str] | None:
+    """(word, word joined with the next) after the brand's first appearance in the listing.
 
-    "funtainer" in "Thermos FUNtainer food jar" against the Stainless King recall.
-
-    The first word after the brand's first appearance (further brand, noise and stop words
-    skipped) counts when it is alphabetic and at least 3 letters, or a short model token
-    (letters then digits: "T1" in "Swagtron T1" beside the SG-5 recall), rare in the blocklist
-    (`LINE_WORD_MIN_WEIGHT`), and neither it nor its join with the next word is in the entry's
-    name, brand, aliases or description. None when the brand does not appear.
+    Further brand words (the entry's, or the listing's own brand field: "Pulse Performance
+    Products"), noise and stop words are skipped. None when the brand does not appear or nothing
+    follows it.
     """
     seq = listing.sequence
     brands = entry.brand_words
+    skip = brands | listing.brand_words | BRAND_NOISE | STOPWORDS
     for i, word in enumerate(seq):
         if word not in brands:
             continue
         j = i + 1
-        while j < len(seq) and (seq[j] in brands or seq[j] in BRAND_NOISE or seq[j] in STOPWORDS):
+        while j < len(seq) and seq[j] in skip:
             j += 1
         if j >= len(seq):
             return None
-        nxt = seq[j]
-        joined = nxt + seq[j + 1] if j + 1 < len(seq) else nxt
-        if (
-            ((nxt.isalpha() and len(nxt) >= 3) or _MODEL_TOKEN.fullmatch(nxt))
-            and nxt not in entry.context
-            and joined not in entry.context
-            and terms.weight(nxt) >= LINE_WORD_MIN_WEIGHT
-        ):
-            return nxt
-        return None
+        return seq[j], seq[j] + seq[j + 1] if j + 1 < len(seq) else seq[j]
     return None
+
+
+def _line_candidate(word: str, terms: TermWeights) -> bool:
+    """Alphabetic and ≥ 3 letters, or a short model token ("T1"), and rare in the blocklist."""
+    return bool(
+        ((word.isalpha() and len(word) >= 3) or _MODEL_TOKEN.fullmatch(word))
+        and terms.weight(word) >= LINE_WORD_MIN_WEIGHT
+    )
+
+
+def line_flags(
+    listing: ListingView, entry: EntryView, terms: TermWeights = UNIFORM
+) -> tuple[bool, bool]:
+    """(unexplained, known): the word naming the product line next to the brand, if any.
+
+    Unexplained when the notice never uses it, known when it does.
+
+    Unexplained: "funtainer" in "Thermos FUNtainer food jar" against the Stainless King recall,
+    "T1" in "Swagtron T1" beside the SG-5 one. Known: "Jetson *Rogue*", "Swagway *X1*" where the
+    notice names the X1 only in its description.
+
+    The first word after the brand's first appearance (`_after_brand`) counts when it is a line
+    candidate (`_line_candidate`: alphabetic and at least 3 letters, or a short model token,
+    letters then digits; rare in the blocklist, `LINE_WORD_MIN_WEIGHT`). It is known when it (in
+    singular or plural) or its join with the next word is in the entry's name, brand, aliases or
+    description, or it is two adjacent words of the name or description written as one
+    ("powerbank" for "Power bank"). Neither when the brand does not appear.
+    """
+    after = _after_brand(listing, entry)
+    if after is None or not _line_candidate(after[0], terms):
+        return False, False
+    word, joined = after
+    # Singular or plural alike: "hoverboard" is the notice's "hoverboards".
+    forms = (word, joined, f"{word}s", f"{word}es", word[:-1] if word.endswith("s") else word)
+    known = any(f in entry.context for f in forms) or word in entry.joins
+    return not known, known
+
+
+def line_word(listing: ListingView, entry: EntryView, terms: TermWeights = UNIFORM) -> str | None:
+    """The unexplained line word of `line_flags`, or None."""
+    after = _after_brand(listing, entry)
+    return after[0] if after is not None and line_flags(listing, entry, terms)[0] else None
 
 
 def variant_features(
     listing: ListingView, entry: EntryView, terms: TermWeights = UNIFORM
 ) -> list[float]:
-    """The variant block of FEATURE_NAMES, five 0/1 values.
+    """The variant block of FEATURE_NAMES: six 0/1 values.
 
     An unexplained line word, a variant word the listing names and the notice does not, a
     variant word of the entry's name the listing lacks, only colours the notice does not list,
     and a brand field naming a brand the notice never names (not as brand, alias or in its
-    description: "Crayola" is named in the Sakar helmet notice, "MiiR" in no Thermos one).
+    description: "Crayola" is named in the Sakar helmet notice, "MiiR" in no Thermos one), and
+    a line word the notice does use (`line_flags`).
     """
     colours, named = listing.colours, listing.named_brand
+    unexplained, known = line_flags(listing, entry, terms)
     return [
-        float(line_word(listing, entry, terms) is not None),
+        float(unexplained),
         float(bool(listing.variants - entry.context)),
         float(bool(entry.variants - listing.words)),
         float(bool(colours) and bool(entry.colours) and not colours & entry.colours),
@@ -332,6 +374,7 @@ def variant_features(
             and not named & entry.context
             and not listing.words & entry.brand_words
         ),
+        float(known),
     ]
 
 

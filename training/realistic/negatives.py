@@ -46,6 +46,10 @@ _GENERIC_ADJ = (
 )
 # Editions a seller names for the standard product of a line (never in a recall's own wording
 # when the negative is made: each is checked against the entry's text).
+# Share of same-line negatives named by a short model code rather than a real title's word, and
+# the code's letters.
+MODEL_CODE_SHARE = 0.3
+_CODE_LETTERS = "TSXHVMKG"
 _OTHER_EDITIONS = ("Original Edition", "Classic", "Lite", "Max", "Plus", "Deluxe", "Junior", "XL")
 
 
@@ -116,7 +120,8 @@ def same_line_negatives(
     """A recalled brand and product type under another line's name: "{brand} {line} {type} …".
 
     The line word comes from the head of a real Amazon title of the same product type, so it
-    reads like a product line; it never occurs in the entry's notice. About `share` of branded
+    reads like a product line, or (`MODEL_CODE_SHARE`) is a short model code such as "T1"; it
+    never occurs in the entry's notice. About `share` of branded
     entries whose product type has real titles get one.
     """
     terms = TermWeights.from_entries(entries)
@@ -129,13 +134,18 @@ def same_line_negatives(
         if not f.brand or not same or rng.random() >= share:
             continue
         context = _context(entry)
+        # A short model code is a line name too ("Swagtron T1" beside the SG-5 recall).
+        code = f"{rng.choice(_CODE_LETTERS)}{rng.randint(1, 9)}"
+        lines = [code] if rng.random() < MODEL_CODE_SHARE and code.lower() not in context else []
         for real in rng.sample(same, min(8, len(same))):
-            words = _line_words(strip_brand(real.title, real.brand), context, terms)
-            if words:
-                tail = rng.sample(bank.filler(rng, 3), rng.randint(0, 2))
-                title = ", ".join([f"{f.brand} {words[0].title()} {kind}", *tail])
-                out.append(Generated("same-line", None, _listing(title, f.brand, rng)))
+            if lines:
                 break
+            words = _line_words(strip_brand(real.title, real.brand), context, terms)
+            lines = [w.title() for w in words[:1]]
+        if lines:
+            tail = rng.sample(bank.filler(rng, 3), rng.randint(0, 2))
+            title = ", ".join([f"{f.brand} {lines[0]} {kind}", *tail])
+            out.append(Generated("same-line", None, _listing(title, f.brand, rng)))
     return out
 
 
