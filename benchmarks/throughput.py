@@ -52,8 +52,8 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 from model.matching.bundle import Bundle  # noqa: E402
 from model.matching.cascade import CascadeScreener, make_screener  # noqa: E402
 from model.matching.encoder import SentenceTransformerEncoder  # noqa: E402
-from model.matching.features import ListingView  # noqa: E402
 from model.matching.screener import Screener  # noqa: E402
+from model.matching.views import ListingView  # noqa: E402
 from model.runtime.registry import resolve  # noqa: E402
 from model.schema import MAX_TEXT_CHARS, MAX_TITLE_CHARS, Listing  # noqa: E402
 from training.loaders import load_amazon_listings  # noqa: E402

@@ -13,7 +13,7 @@ from model.validation import ValidationError, clean_text, finite_number, string_
 
 # Hard limits against abuse, not against real listings: marketplace titles run to several hundred
 # characters (535 in the bundled Amazon UK file) and descriptions to thousands. The matcher reads
-# only a bounded prefix of each field (`model.matching.features.READ_*_CHARS`, and at most
+# only a bounded prefix of each field (`model.matching.views.READ_*_CHARS`, and at most
 # `model.matching.fast_encoder.MAX_SEQ_TOKENS` tokens), so a long listing costs no more to screen.
 # With brand, category and identifiers a listing stays under about 100 KB of UTF-8.
 MAX_TITLE_CHARS = 5_000

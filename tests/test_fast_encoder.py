@@ -18,9 +18,9 @@ from model.matching.bundle import Bundle
 from model.matching.cascade import CascadeScreener, LexicalGate, fit_gate, make_screener
 from model.matching.encoder import SentenceTransformerEncoder
 from model.matching.fast_encoder import MAX_SEQ_TOKENS
-from model.matching.features import ListingView
 from model.matching.screener import Screener
 from model.matching.verdict import Verdict
+from model.matching.views import ListingView
 from model.schema import BlocklistEntry, Listing
 from training.build import BuildConfig, make_examples
 from training.gate import build_config_of

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 
 from model.matching import fast_encoder
-from model.matching.features import READ_TITLE_CHARS, ListingView
 from model.matching.screener import Screener
+from model.matching.views import READ_TITLE_CHARS, ListingView
 from model.schema import MAX_TEXT_CHARS, MAX_TITLE_CHARS, Listing
 from service.schemas import ListingIn
 from training.cli import main

@@ -20,8 +20,8 @@ from schemathesis.specs.openapi.checks import (
 )
 from starlette.testclient import TestClient
 
-import model.matching.features as features
 import model.matching.normalise as normalise_module
+import model.matching.views as views_module
 from model.matching.cascade import GateStage, bundle_gate_threshold
 from model.matching.screener import Screener
 from model.runtime.batch_queue import BatchQueue, Overloaded
@@ -395,17 +395,17 @@ def test_screen_prepares_each_listing_once_and_each_field_once(
         return original_fold(text)
 
     original_fold = normalise_module.fold
-    # Every fold: features' own calls and those inside normalise()/tokens().
+    # Every fold: the views' own calls and those inside normalise()/tokens().
     monkeypatch.setattr(normalise_module, "fold", count_fold)
-    monkeypatch.setattr(features, "fold", count_fold)
-    original_of = features.ListingView.of.__func__  # type: ignore[attr-defined]
+    monkeypatch.setattr(views_module, "fold", count_fold)
+    original_of = views_module.ListingView.of.__func__  # type: ignore[attr-defined]
 
     def count_of(cls: Any, listing: Any, known_ids: Any = frozenset()) -> Any:
         view = original_of(cls, listing, known_ids)
         views.append(view)
         return view
 
-    monkeypatch.setattr(features.ListingView, "of", classmethod(count_of))
+    monkeypatch.setattr(views_module.ListingView, "of", classmethod(count_of))
     original_passes = GateStage.passes
 
     def count_passes(self: GateStage, prepared: Any) -> Any:

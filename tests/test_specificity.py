@@ -8,12 +8,13 @@ import hashlib
 import numpy as np
 
 from model.matching.candidates import CandidateSearch, candidate_probabilities
-from model.matching.features import FEATURE_NAMES, EntryView, ListingView, candidate_features
+from model.matching.features import FEATURE_NAMES, candidate_features
 from model.matching.index import BlocklistIndex, entry_identifiers
 from model.matching.rules import BLOCK_CAP, REVIEW_FLOOR, apply_rules
 from model.matching.specificity import TermWeights, brand_words, distinctive, family, sibling
 from model.matching.thresholds import choose_thresholds
 from model.matching.verdict import Thresholds
+from model.matching.views import EntryView, ListingView
 from model.schema import BlocklistEntry, Listing
 from training.same_product import same_product_groups
 

@@ -19,8 +19,8 @@ import numpy as np
 
 from model.matching.bundle import Bundle
 from model.matching.cascade import DEFAULT_MARGIN, GateFit, LexicalGate, fit_gate
-from model.matching.features import ListingView
 from model.matching.screener import Screener
+from model.matching.views import ListingView
 from model.schema import Listing
 from training.build import BuildConfig, make_examples
 

@@ -23,9 +23,10 @@ import numpy as np
 
 from model.matching.candidates import CandidateSearch, CandidateSet, candidate_probabilities
 from model.matching.classifier import MatchClassifier
-from model.matching.features import FEATURE_NAMES, EntryView, candidate_features
+from model.matching.features import FEATURE_NAMES, candidate_features
 from model.matching.index import entry_identifiers, entry_texts
 from model.matching.normalise import normalise
+from model.matching.views import EntryView
 from model.schema import Listing
 from training.build import BuildConfig, find_all, make_examples, pair_labels
 from training.pairs import LabelledPair

@@ -12,10 +12,11 @@ from typing import Any
 import numpy as np
 
 from model.matching.encoder import Encoder
-from model.matching.features import FEATURE_NAMES, EntryView, ListingView, candidate_features
+from model.matching.features import FEATURE_NAMES, candidate_features
 from model.matching.index import BlocklistIndex
 from model.matching.rules import apply_rules
 from model.matching.specificity import TermWeights, brand_words
+from model.matching.views import EntryView, ListingView
 from model.schema import BlocklistEntry, Listing
 
 # A brand word proposes its entries as candidates only when it is rare in the blocklist (this

@@ -27,10 +27,10 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 
 from model.matching.bundle import Bundle
 from model.matching.candidates import rare_brands
-from model.matching.features import ListingView
 from model.matching.index import BlocklistIndex, entry_texts
 from model.matching.screener import Screener
 from model.matching.specificity import TermWeights
+from model.matching.views import ListingView
 
 GATE_NAME = "char3-tfidf-v1"
 DEFAULT_MARGIN = 0.9

@@ -16,8 +16,9 @@ import numpy as np
 
 from model.matching.bundle import Bundle
 from model.matching.candidates import CandidateSearch, CandidateSet, candidate_probabilities
-from model.matching.features import FEATURE_NAMES, ListingView, matched_terms
+from model.matching.features import FEATURE_NAMES, matched_terms
 from model.matching.verdict import Candidate, Evidence, Verdict
+from model.matching.views import ListingView
 from model.schema import Listing
 
 _BRAND = FEATURE_NAMES.index("brand_in_listing")

@@ -24,10 +24,10 @@ from pathlib import Path
 
 import numpy as np
 
-from model.matching.features import ListingView
 from model.matching.identifiers import canonical_id
 from model.matching.normalise import fold
 from model.matching.vector_index import Hit, IndexSpec, VectorIndex
+from model.matching.views import ListingView
 from model.runtime.ann import atomic_write_text, write_index_atomic
 from model.runtime.private_files import create_private
 from model.schema import Listing
