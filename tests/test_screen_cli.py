@@ -61,8 +61,10 @@ def test_jsonl_keeps_order_reports_bad_lines_and_matches_the_screener(
         assert f"line {line}: skipped:" in messages and why in messages, line
     assert [b.line for b in summary.bad_rows] == [2, 3, 6, 7, 8, 10, 11]
     assert "line 5" not in messages and "line 1:" not in messages
-    # Same pipeline as the service: identical verdicts to calling the Screener directly.
-    direct = screener.screen([Listing.from_dict(g) for g in GOOD])
+    # Same pipeline as the service: identical verdicts to calling the Screener directly on the
+    # same batches (bf16 sums depend on which listings share a pass; test_screening.py).
+    good = [Listing.from_dict(g) for g in GOOD]
+    direct = screener.screen(good[:2]) + screener.screen(good[2:])
     written = [json.loads(line) for line in out.read_text().splitlines()]
     assert [w["decision"] for w in written] == [v.decision for v in direct]
     assert [w["probability"] for w in written] == [v.probability for v in direct]

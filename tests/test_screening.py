@@ -45,4 +45,11 @@ def test_batch_matches_single(screener: Screener) -> None:
     batch = screener.screen(listings)
     singles = [screener.screen_one(x) for x in listings]
     assert [v.decision for v in batch] == [v.decision for v in singles]
-    assert [v.probability for v in batch] == [v.probability for v in singles]
+    assert [v.match and v.match.entry_id for v in batch] == [
+        v.match and v.match.entry_id for v in singles
+    ]
+    # Not bit for bit: in bf16 the sums depend on which titles share a forward pass (measured on
+    # 32 titles, batch vs one at a time: embeddings differ by up to 7e-4 per component in the
+    # packed pass, 1.7e-3 in the padded one before it), so probabilities agree to a tolerance.
+    for a, b in zip(batch, singles, strict=True):
+        assert abs(a.probability - b.probability) <= 0.005

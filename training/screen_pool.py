@@ -23,6 +23,7 @@ from collections import deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
@@ -69,14 +70,19 @@ def usable_cores() -> int:
 
 
 def _start(bundle_path: str, threads: int) -> None:
-    # Set before torch loads: the worker's share of the machine is `threads` cores.
-    os.environ["RECALLGUARD_TORCH_THREADS"] = str(threads)
+    # The worker's share of the machine is `threads` cores: torch's threads and OpenMP's (the
+    # classifier's trees), set before torch and scikit-learn load.
     os.environ["OMP_NUM_THREADS"] = str(threads)
     from model.matching.bundle import Bundle
     from model.matching.cascade import make_screener
+    from model.matching.encoder import SentenceTransformerEncoder
+    from model.settings import Settings
 
+    settings = replace(Settings.from_env(), torch_threads=threads)
+    path = Path(bundle_path)
+    encoder = SentenceTransformerEncoder.load(path / "encoder", settings)
     global _SCREENER
-    _SCREENER = make_screener(Bundle.load(Path(bundle_path)))
+    _SCREENER = make_screener(Bundle.load(path, encoder=encoder))
 
 
 def _ready(_: int) -> int:
