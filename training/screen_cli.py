@@ -222,10 +222,12 @@ def screen_file(
     batch_size: int = 512,
     progress: bool = True,
     err: TextIO | None = None,
+    total: int | None = None,
 ) -> ScreenSummary:
     """Screen every good row of `source` into `target` (JSONL verdicts, input order).
 
     `screener`: a `Screener` (this process) or a `ScreenPool` (a screener process per core).
+    `total`: the file's row count when the caller has it (`count_rows`), for the progress bar.
     """
     from tqdm.auto import tqdm
 
@@ -234,7 +236,7 @@ def screen_file(
     )
     err = err or sys.stderr
     rows = read_csv(source) if fmt == "csv" else read_jsonl(source)
-    total = count_rows(source, fmt)
+    total = count_rows(source, fmt) if total is None else total
     decisions: Counter[str] = Counter()
     bad: list[BadRow] = []
     start = time.perf_counter()
@@ -308,7 +310,7 @@ def cmd_screen(args: argparse.Namespace) -> int:
             verify(bundle_path)  # a damaged bundle is named here, before any worker starts
             with ScreenPool(str(bundle_path), workers) as pool:
                 summary = screen_file(
-                    pool, source, target, fmt, args.batch_size, progress=not args.quiet
+                    pool, source, target, fmt, args.batch_size, not args.quiet, total=rows
                 )
         else:
             from model.matching.bundle import Bundle
@@ -316,7 +318,7 @@ def cmd_screen(args: argparse.Namespace) -> int:
 
             screener = make_screener(Bundle.load(bundle_path))
             summary = screen_file(
-                screener, source, target, fmt, args.batch_size, progress=not args.quiet
+                screener, source, target, fmt, args.batch_size, not args.quiet, total=rows
             )
     except OSError as exc:  # unwritable output, input gone mid-run: a user problem, not a bug
         raise UsageError(f"{exc.filename or target}: {exc.strerror or exc}") from exc

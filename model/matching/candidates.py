@@ -86,7 +86,7 @@ class CandidateSearch:
 
     def lookup_brands(self, view: ListingView) -> set[int]:
         """Entries whose rare brand word the listing shows, in its title or brand field."""
-        return {e for w in view.words | view.brand_words for e in self.by_brand.get(w, ())}
+        return {e for w in view.listed for e in self.by_brand.get(w, ())}
 
     def prepare(self, listings: Sequence[Listing]) -> list[ListingView]:
         """Each listing's view (normalised text, words, identifiers), prepared once."""

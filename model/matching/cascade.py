@@ -73,7 +73,7 @@ class LexicalGate:
         return np.asarray(
             [
                 bool(self.index.lookup_identifiers(v.identifiers))
-                or any(w in self.brands for w in v.words | v.brand_words)
+                or any(w in self.brands for w in v.listed)
                 for v in views
             ],
             dtype=bool,

@@ -150,12 +150,6 @@ def line_flags(
     return not known, known
 
 
-def line_word(listing: ListingView, entry: EntryView, terms: TermWeights = UNIFORM) -> str | None:
-    """The unexplained line word of `line_flags`, or None."""
-    after = _after_brand(listing, entry)
-    return after[0] if after is not None and line_flags(listing, entry, terms)[0] else None
-
-
 def variant_features(
     listing: ListingView, entry: EntryView, terms: TermWeights = UNIFORM
 ) -> list[float]:

@@ -221,7 +221,7 @@ class VectorIndex:
         vectors are the index's own (`reconstruct_n`), so the cosines are FAISS's to float
         rounding.
         """
-        if self._rows is None or len(self._rows) != self.ntotal:
+        if self._rows is None:  # emptied by `add` and `remove`
             self._rows = self.index.reconstruct_n(0, self.ntotal)
         sims = matrix @ self._rows.T
         # A few rows past k are kept through the partial sort, so that equal cosines at the

@@ -44,12 +44,12 @@ _GENERIC_ADJ = (
     "Cute",
     "Electric",
 )
-# Editions a seller names for the standard product of a line (never in a recall's own wording
-# when the negative is made: each is checked against the entry's text).
 # Share of same-line negatives named by a short model code rather than a real title's word, and
 # the code's letters.
 MODEL_CODE_SHARE = 0.3
 _CODE_LETTERS = "TSXHVMKG"
+# Editions a seller names for the standard product of a line (never in a recall's own wording
+# when the negative is made: each is checked against the entry's text).
 _OTHER_EDITIONS = ("Original Edition", "Classic", "Lite", "Max", "Plus", "Deluxe", "Junior", "XL")
 
 
