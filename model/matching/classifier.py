@@ -20,6 +20,7 @@ from sklearn.model_selection import GroupShuffleSplit, StratifiedShuffleSplit
 from sklearn.utils.validation import check_is_fitted, check_X_y, validate_data
 
 from model.matching.features import FEATURE_NAMES
+from model.matching.flat_trees import FLAT_MAX_ROWS, FlatTrees
 
 CLASSIFIER_FILE = "classifier.skops"
 
@@ -162,6 +163,7 @@ class MatchClassifier(ClassifierMixin, BaseEstimator):
         self.calibrated_ = CalibratedClassifierCV(
             FrozenEstimator(trees), method=self.calibration
         ).fit(X[cal_idx], y[cal_idx], sample_weight=None if w is None else w[cal_idx])
+        self.flat_trees_ = _flat_trees(self.calibrated_)
         return self
 
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
@@ -172,7 +174,10 @@ class MatchClassifier(ClassifierMixin, BaseEstimator):
         """
         check_is_fitted(self, "calibrated_")
         X = validate_data(self, X, reset=False, dtype=np.float64)
-        return np.asarray(self.calibrated_.predict_proba(X))
+        flat = getattr(self, "flat_trees_", None)
+        if flat is None:
+            return np.asarray(self.calibrated_.predict_proba(X))
+        return _calibrated_proba(self.calibrated_, flat, X)
 
     def predict(self, X: np.ndarray) -> np.ndarray:
         """1 where P(match) ≥ 0.5, else 0, shape (n,); the service uses thresholds instead."""
@@ -200,4 +205,37 @@ class MatchClassifier(ClassifierMixin, BaseEstimator):
         self.calibrated_ = calibrated
         self.classes_ = np.asarray(calibrated.classes_)
         self.n_features_in_ = int(calibrated.n_features_in_)
+        self.flat_trees_ = _flat_trees(calibrated)
         return self
+
+
+def _flat_trees(calibrated: Any) -> list[FlatTrees] | None:
+    """Each calibrated fold's trees in flat form; None when any cannot be (sklearn path kept)."""
+    if calibrated.method not in ("sigmoid", "isotonic") or len(calibrated.classes_) != 2:
+        return None
+    flat = [
+        FlatTrees.from_estimator(getattr(fold.estimator, "estimator", fold.estimator))
+        for fold in calibrated.calibrated_classifiers_
+    ]
+    return None if any(f is None for f in flat) else [f for f in flat if f is not None]
+
+
+def _calibrated_proba(calibrated: Any, flat: list[FlatTrees], X: np.ndarray) -> np.ndarray:
+    """`CalibratedClassifierCV.predict_proba` for a binary model without its per-call wrapping.
+
+    The same arithmetic as scikit-learn 1.9's `_CalibratedClassifier.predict_proba` (calibrator
+    on the decision function, ``P0 = 1 - P1``, mean over folds, the 1 + 1e-5 clip), which costs
+    about 1.8 ms a call in validation and label encoding; the raw scores come from `FlatTrees`
+    for up to `FLAT_MAX_ROWS` rows, else from the estimator itself. Bit-identical (tested).
+    """
+    mean = np.zeros((len(X), 2))
+    for fold, trees in zip(calibrated.calibrated_classifiers_, flat, strict=True):
+        estimator = getattr(fold.estimator, "estimator", fold.estimator)
+        raw = trees.raw_predict(X) if len(X) <= FLAT_MAX_ROWS else estimator.decision_function(X)
+        proba = np.zeros((len(X), 2))
+        proba[:, 1] = fold.calibrators[0].predict(raw)
+        proba[:, 0] = 1.0 - proba[:, 1]
+        proba[(proba > 1.0) & (proba <= 1.0 + 1e-5)] = 1.0
+        mean += proba
+    mean /= len(calibrated.calibrated_classifiers_)
+    return mean
