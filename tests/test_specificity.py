@@ -10,7 +10,7 @@ import numpy as np
 from model.matching.candidates import CandidateSearch, candidate_probabilities
 from model.matching.features import FEATURE_NAMES, candidate_features
 from model.matching.index import BlocklistIndex, entry_identifiers
-from model.matching.rules import BLOCK_CAP, REVIEW_FLOOR, apply_rules
+from model.matching.rules import BLOCK_CAP, REVIEW_FLOOR, RULE_EVIDENCE, apply_rules, evidence
 from model.matching.specificity import TermWeights, brand_words, distinctive, family, sibling
 from model.matching.thresholds import choose_thresholds
 from model.matching.verdict import Thresholds
@@ -35,6 +35,30 @@ TOOYBING = BlocklistEntry(
     description="Wooden stacking toy with beads, model TB-MZWJ.",
 )
 PLASTIC = BlocklistEntry("eu-A12/1", "eu", "Beauty horse (Plastic toy)", description="Plastic toy")
+POWER_BANK = BlocklistEntry(
+    "cpsc-10516",
+    "cpsc",
+    "Power Banks",
+    brand="INIU",
+    model_numbers=("BI-B41",),
+    description="INIU 10,000mAh portable power banks, model BI-B41, with a black or blue case.",
+)
+PEDALS = BlocklistEntry(
+    "cpsc-8919",
+    "cpsc",
+    "PR70P Clip-In Pedals fitted on Peloton bikes (sold between July 2013 and May 2016)",
+    brand="Peloton",
+    model_numbers=("PR70P",),
+    description="The pedals being recalled are the PR70P or first-generation pedal.",
+)
+DIVE_STICKS = BlocklistEntry(
+    "cpsc-10806",
+    "cpsc",
+    "Sloosh Dive Sticks",
+    brand="Joyin",
+    model_numbers=("40041",),
+    description="Sloosh dive sticks in packages of Sloosh water toys, model 40041.",
+)
 BOTTLE = BlocklistEntry(
     "cpsc-10803",
     "cpsc",
@@ -121,6 +145,79 @@ def test_sibling_model_is_review_at_most() -> None:
     p = apply_rules(np.array([0.999]), row)
     assert p[0] <= BLOCK_CAP < 0.5
     assert Thresholds(block=0.5, review=0.2).decide(float(p[0])) == "review"
+
+
+def test_a_colour_the_notice_does_not_give_is_review_at_most() -> None:
+    # The real tune-half look-alike dev-119: INIU's red power bank against the black/blue recall.
+    row = features("INIU Portable Charger 10000mAh Slim Power Bank, Red", POWER_BANK, "INIU")
+    assert row[0, COL["colour_conflict"]] == 1.0
+    p = apply_rules(np.array([0.95]), row)
+    assert p[0] <= BLOCK_CAP
+    assert Thresholds(block=0.5, review=0.2).decide(float(p[0])) == "review"
+    # A colour the notice gives is no conflict, and the recalled code outweighs a colour.
+    blue = features("INIU Portable Charger 10000mAh Slim Power Bank, Blue", POWER_BANK, "INIU")
+    assert apply_rules(np.array([0.95]), blue)[0] == 0.95
+    coded = features("INIU Power Bank BI-B41, Red", POWER_BANK, "INIU")
+    assert coded[0, COL["distinctive_id_match"]] == 1.0
+    assert apply_rules(np.array([0.95]), coded)[0] == 0.95
+
+
+def rule_evidence(title: str, entry: BlocklistEntry, brand: str = "") -> np.ndarray:
+    terms = TermWeights.from_entries(ENTRIES)
+    index_ids = {i: [0] for e in ENTRIES for i in entry_identifiers(e)}
+    view = ListingView.of(Listing(title=title, brand=brand), index_ids)
+    return evidence(view, [EntryView.of(entry, entry_identifiers(entry), terms)])
+
+
+def test_a_recall_named_by_its_code_needs_the_code_to_block() -> None:
+    # The real test-half look-alike dev-118, and the real positive dev-057 beside it.
+    honest = "Peloton clip-in pedals, white logo (no orange) - Look Delta compatible, pair"
+    flags = rule_evidence(honest, PEDALS, "Peloton")
+    assert flags.shape == (1, len(RULE_EVIDENCE)) and flags[0, 0] == 1.0
+    p = apply_rules(np.array([0.95]), features(honest, PEDALS, "Peloton"), flags)
+    assert p[0] <= BLOCK_CAP
+    assert Thresholds(block=0.5, review=0.2).decide(float(p[0])) == "review"
+    assert apply_rules(np.array([0.95]), features(honest, PEDALS, "Peloton"))[0] == 0.95
+    recalled = "Clip-in bike pedals pair PR70P, orange logo on binding"
+    assert rule_evidence(recalled, PEDALS)[0, 0] == 0.0
+    # A notice that names no code in its name asks for none.
+    assert rule_evidence("INIU power bank blue", POWER_BANK)[0, 0] == 0.0
+
+
+def test_candidate_sets_carry_the_rule_evidence_to_the_probabilities() -> None:
+    index = BlocklistIndex.from_entries([PEDALS, *FILLER], HashEncoder())
+    search = CandidateSearch(HashEncoder(), index, k=3)
+    honest = Listing(title="Peloton clip-in pedals, white logo", brand="Peloton")
+    coded = Listing(title="Peloton clip-in pedals PR70P", brand="Peloton")
+    found = search.find([honest, coded])
+    first = [f.entries.index(0) for f in found]
+    assert [f.rule_evidence[i, 0] for f, i in zip(found, first, strict=True)] == [1.0, 0.0]
+    p = candidate_probabilities(ConstantClassifier(0.95), found)
+    assert p[0][first[0]] <= BLOCK_CAP and p[1][first[1]] == 0.95
+
+
+def test_a_short_code_with_the_names_rare_word_never_allows() -> None:
+    # The real tune-half case dev-033: the store brand and the notice's short model number.
+    # A blocklist of realistic size, where one notice's store brand is rare (IDF share ≥ 0.85).
+    more = [BlocklistEntry(f"eu-x{i}", "eu", f"Plastic toy model {i}") for i in range(40)]
+    entries = [*ENTRIES, *more, DIVE_STICKS]
+    terms = TermWeights.from_entries(entries)
+    index_ids = {i: [0] for e in entries for i in entry_identifiers(e)}
+
+    def row(title: str, ids: tuple[str, ...] = ()) -> tuple[np.ndarray, np.ndarray]:
+        view = ListingView.of(Listing(title=title, identifiers=list(ids)), index_ids)
+        entry = [EntryView.of(DIVE_STICKS, entry_identifiers(DIVE_STICKS), terms)]
+        return candidate_features(view, entry, [0.6], terms), evidence(view, entry)
+
+    title = "Sloosh 30 Pcs Diving Pool Toys Set with Dive Sticks and Dive Rings"
+    feats, flags = row(title, ("40041",))
+    assert feats[0, COL["shared_identifiers"]] == 1.0
+    assert feats[0, COL["distinctive_id_match"]] == 0.0  # five digits alone are not distinctive
+    assert flags[0, RULE_EVIDENCE.index("rare_name_word")] == 1.0
+    assert apply_rules(np.array([0.1]), feats, flags)[0] >= REVIEW_FLOOR
+    # Either piece alone leaves the classifier's word standing.
+    for alone in row(title), row("Pool toys set, 30 pieces", ("40041",)):
+        assert apply_rules(np.array([0.1]), *alone)[0] == 0.1
 
 
 def test_exact_identifier_and_brand_never_allow() -> None:

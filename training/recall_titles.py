@@ -24,6 +24,8 @@ from typing import Any
 import ftfy
 import ftfy.bad_codecs  # registers "sloppy-windows-1252"
 
+from model.matching.vocab import STOPWORDS
+
 _MISSING = {"", "none", "null", "nan", "n/a", "na", "-", "unknown", "no brand", "unbranded"}
 _PRODUCT_END = re.compile(
     r"\s+(?:Due to|Because|Sold (?:Exclusively|at|on|by)|Recall(?:ed)?\b|\(Recall Alert\))|[;:]"
@@ -346,3 +348,36 @@ def read_cpsc_title(
     aliases = [*store_forms, *others, *notice_aliases("" if title_cut else title, description)]
     aliases = [a for a in dict.fromkeys(aliases) if a.lower() != clean.lower()]
     return clean, product, tuple(aliases)
+
+
+_INVOLVES_CLAUSE = re.compile(r"This recall involves (?P<what>[^.;]{3,160})")
+_LEADING_ARTICLE = re.compile(r"^(?:the|a|an|all|certain) ", re.IGNORECASE)
+
+
+def _stems(text: str) -> set[str]:
+    words = set(re.findall(r"[a-z0-9]{3,}", text.lower())) - STOPWORDS
+    return {w.rstrip("s") for w in words}
+
+
+def spliced_product(
+    product: str, brand: str, description: str, vocab: frozenset[str]
+) -> tuple[str, str] | None:
+    """(product, printed brand) from the description when the title is another recall's.
+
+    Some feed records splice two recalls: RecallRadar's cpsc-10830 has the title of Joolz's Aer2
+    car-seat adapter recall over the description and hazard of the CooCooBaby lounger recall
+    (also cpsc-10469, -10585, -10780, -10818 in the bundled feed). When the title's product and
+    brand share no word (plural-folded, ≥ 3 letters) with a description that opens "This recall
+    involves …", that clause names the product ("Classic and Deluxe CooCooBaby Baby Loungers")
+    and `printed_brand` reads its label. None when the two agree or the description has no
+    such clause.
+    """
+    m = _INVOLVES_CLAUSE.search(description)
+    if not m or _stems(f"{product} {brand}") & _stems(description):
+        return None
+    quoted = {w.lower() for q in re.findall(r"[\"“”]([^\"“”]+)[\"“”]", m.group("what"))
+              for w in q.split()}  # fmt: skip
+    what = _LEADING_ARTICLE.sub("", re.sub(r"[\"“”]", "", m.group("what")).strip())
+    label = printed_brand(f"This recall involves {what}", vocab)
+    # A quoted word is a version name ("Classic", "Deluxe"), not the label.
+    return what, "" if label.lower() in quoted else label

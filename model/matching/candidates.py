@@ -14,7 +14,8 @@ import numpy as np
 from model.matching.encoder import Encoder
 from model.matching.features import FEATURE_NAMES, candidate_features
 from model.matching.index import BlocklistIndex
-from model.matching.rules import apply_rules
+from model.matching.rules import RULE_EVIDENCE, apply_rules
+from model.matching.rules import evidence as rule_evidence
 from model.matching.specificity import TermWeights, brand_words
 from model.matching.views import EntryView, ListingView
 from model.schema import BlocklistEntry, Listing
@@ -34,13 +35,15 @@ def _once(text: str) -> str:
 class CandidateSet:
     """The candidate set of one listing, candidate generation's output.
 
-    Entry positions, their cosines, and one pair-feature row per candidate (k, len(FEATURE_NAMES)).
+    Entry positions, their cosines, one pair-feature row per candidate (k, len(FEATURE_NAMES))
+    and one row of rule evidence (k, len(RULE_EVIDENCE); None: all zeros).
     """
 
     view: ListingView
     entries: list[int]
     cosines: np.ndarray
     features: np.ndarray
+    rule_evidence: np.ndarray | None = None
 
     @classmethod
     def empty(cls, view: ListingView) -> CandidateSet:
@@ -112,10 +115,17 @@ class CandidateSearch:
             for extra in sorted(extras - set(entries)):
                 entries.append(extra)
                 cosines.append(self.index.similarity(vector, extra))
-            features = candidate_features(
-                view, [self.entry_views[e] for e in entries], cosines, self.terms
+            views_ = [self.entry_views[e] for e in entries]
+            features = candidate_features(view, views_, cosines, self.terms)
+            out.append(
+                CandidateSet(
+                    view,
+                    entries,
+                    np.asarray(cosines, dtype=np.float32),
+                    features,
+                    rule_evidence(view, views_),
+                )
             )
-            out.append(CandidateSet(view, entries, np.asarray(cosines, dtype=np.float32), features))
         return out
 
     @staticmethod
@@ -133,7 +143,15 @@ def candidate_probabilities(classifier: Any, found: Sequence[CandidateSet]) -> l
     """
     stacked = CandidateSearch.stack(found)
     proba = classifier.predict_proba(stacked)[:, 1] if len(stacked) else np.zeros(0)
-    proba = apply_rules(proba, stacked)
+    flags = [
+        f.rule_evidence
+        if f.rule_evidence is not None
+        else np.zeros((len(f.entries), len(RULE_EVIDENCE)), dtype=np.float32)
+        for f in found
+    ]
+    proba = apply_rules(
+        proba, stacked, np.vstack(flags) if flags else np.zeros((0, len(RULE_EVIDENCE)))
+    )
     out, start = [], 0
     for f in found:
         out.append(proba[start : start + len(f.entries)])

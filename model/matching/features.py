@@ -178,7 +178,7 @@ def variant_features(
     ]
 
 
-def _family_match(
+def family_match(
     codes: frozenset[str] | set[str], recalled: frozenset[str], distinctive_only: bool = False
 ) -> bool:
     """Whether a code is a family form of a recalled one (`specificity.family`).
@@ -202,7 +202,7 @@ def specificity_features(listing: ListingView, entry: EntryView, shared: set[str
     same_ids = listing.identifiers & entry.identifiers
     others = listing.identifiers - entry.identifiers
     sib = bool(others) and any(sibling(a, b) for a in others for b in entry.identifiers)
-    fam = bool(others) and _family_match(others, entry.identifiers)
+    fam = bool(others) and family_match(others, entry.identifiers)
     return [
         sum(shared_w) / name_w if name_w else 0.0,
         max(shared_w, default=0.0),
@@ -211,7 +211,7 @@ def specificity_features(listing: ListingView, entry: EntryView, shared: set[str
         len(content & entry.context) / len(content) if content else 0.0,
         float(
             any(distinctive(i) for i in same_ids)
-            or (fam and _family_match(others, entry.identifiers, distinctive_only=True))
+            or (fam and family_match(others, entry.identifiers, distinctive_only=True))
         ),
         float(sib and not same_ids),
         float(fam and not same_ids),
@@ -235,7 +235,7 @@ def pair_features(
         bool(listing.identifiers)
         and bool(entry.identifiers)
         and shared == 0
-        and not _family_match(listing.identifiers, entry.identifiers)
+        and not family_match(listing.identifiers, entry.identifiers)
     )
     common = len(listing.trigrams & entry.trigrams)
     union = len(listing.trigrams) + len(entry.trigrams) - common

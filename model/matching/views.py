@@ -17,7 +17,7 @@ from itertools import pairwise
 
 from model.matching.identifiers import canonical_id, extract_identifiers, is_valid_gtin
 from model.matching.normalise import fold, normalise, normalise_folded, tokens, word_tokens
-from model.matching.specificity import BRAND_NOISE, UNIFORM, TermWeights, brand_words
+from model.matching.specificity import BRAND_NOISE, UNIFORM, TermWeights, brand_words, distinctive
 from model.matching.vocab import CHILD_WORDS, STOPWORDS, VARIANT_WORDS, colours_of
 from model.schema import BlocklistEntry, Listing
 
@@ -167,6 +167,8 @@ class EntryView:
     strong_brands: frozenset[str] = frozenset()
     # Adjacent words of the name and description written as one ("power bank" → "powerbank").
     joins: frozenset[str] = frozenset()
+    # Distinctive codes the notice names the product by, in its name ("PR70P Clip-In Pedals").
+    name_codes: frozenset[str] = frozenset()
 
     @classmethod
     def of(
@@ -198,6 +200,11 @@ class EntryView:
             name_weight=sum(weights[w] for w in words - STOPWORDS),
             strong_brands=frozenset(w for w in brands if weights[w] >= BRAND_MIN_WEIGHT),
             joins=joins,
+            name_codes=frozenset(
+                i
+                for i in extract_identifiers(entry.product_name)
+                if i in identifiers and distinctive(i)
+            ),
         )
 
 
