@@ -2,7 +2,7 @@
 plain `SentenceTransformer.encode` measured in the same run.
 
     .venv/bin/python benchmarks/throughput.py [--bundle PATH_OR_TAG] [--n 4000] [--quick]
-        [--no-http] [--no-cli] [--service-env KEY=VALUE ...] [--out FILE]
+        [--no-http] [--no-cli] [--http-only] [--service-env KEY=VALUE ...] [--out FILE]
 
 The listings are the first `--n` real Amazon UK toy listings (4,000; `--quick`: 1,000):
 
@@ -20,6 +20,7 @@ The listings are the first `--n` real Amazon UK toy listings (4,000; `--quick`: 
    1, 8 and 32 concurrent clients, `/screen_batch` listings/s, 12 concurrent 256-listing
    `/screen_batch` calls (all must answer 200), and the service's peak RSS.
 
+`--http-only` runs part 5 alone (for iterating on the service; `make bench` runs everything).
 The machine's load average before and after is recorded: on a shared machine, quote it.
 """
 
@@ -275,6 +276,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--rounds", type=int, default=None, help="in-process rounds (default 3)")
     ap.add_argument("--no-http", action="store_true", help="skip the service part")
     ap.add_argument("--no-cli", action="store_true", help="skip the command-line part")
+    ap.add_argument("--http-only", action="store_true", help="only the service part (part 5)")
     ap.add_argument("--service-env", action="append", default=[], metavar="KEY=VALUE")
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/throughput.json")
     args = ap.parse_args(argv)
@@ -290,10 +292,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     result: dict[str, Any] = {"machine": machine(), "bundle": str(bundle_path), "args": options}
     every = load_amazon_listings()
     listings = every[:n]
-    print(f"in process: {n} listings, {rounds} rounds ...", flush=True)
-    result["in_process"] = proc = in_process(bundle_path, listings, rounds)
-    base = proc["rows"][BASELINE]["listings_per_s"]
-    if not args.no_cli:
+    if not args.http_only:
+        print(f"in process: {n} listings, {rounds} rounds ...", flush=True)
+        result["in_process"] = proc = in_process(bundle_path, listings, rounds)
+        base = proc["rows"][BASELINE]["listings_per_s"]
+    if not (args.no_cli or args.http_only):
         print("command line ...", flush=True)
         result["cli"] = cli(bundle_path, listings, base)
     if not args.no_http:

@@ -39,8 +39,8 @@ BUSY = f"the service is busy or still loading; retry in {RETRY_AFTER_503} s"
 
 def require_screen_key() -> bool:
     """``RECALLGUARD_REQUIRE_SCREEN_KEY`` (`model.settings`), read per request so that it can
-    be switched on without a restart."""
-    return Settings.from_env().require_screen_key
+    be switched on without a restart; that one variable only (`Settings.screen_key_required`)."""
+    return Settings.screen_key_required()
 
 
 def _message(detail: Any) -> str:

@@ -136,3 +136,34 @@ def test_two_workers_run_batches_in_parallel() -> None:
     assert [f.result(5) for f in [batcher.submit(i) for i in range(6)]] == list(range(6))
     assert peak[0] == 2
     batcher.close()
+
+
+def test_a_lingering_batch_waits_for_as_many_callers_as_the_last_one_had() -> None:
+    """Closed-loop callers return one by one; the batch waits for them (up to `linger_s`)."""
+    gate = threading.Event()
+    calls: list[list[int]] = []
+
+    def run(items: list[int]) -> list[int]:
+        gate.wait(5)
+        calls.append(list(items))
+        return items
+
+    # A long linger, so that the test does not depend on how fast this thread submits.
+    batcher: MicroBatcher[int, int] = MicroBatcher(run, max_batch=8, linger_s=30)
+    first = batcher.submit(0)  # a lone caller: answered at once, no linger
+    time.sleep(0.05)  # the worker now holds item 0 at the gate
+    queued = [batcher.submit(i) for i in (1, 2, 3)]
+    gate.set()
+    assert first.result(5) == 0 and [f.result(5) for f in queued] == [1, 2, 3]
+    # The last batch had three callers: the next batch waits for three, returning one by one.
+    back = [batcher.submit(4)]
+    time.sleep(0.05)
+    back += [batcher.submit(5), batcher.submit(6)]
+    assert [f.result(5) for f in back] == [4, 5, 6]
+    assert calls == [[0], [1, 2, 3], [4, 5, 6]]
+    batcher.close()
+
+
+def test_a_negative_linger_is_refused() -> None:
+    with pytest.raises(ValueError):
+        MicroBatcher(lambda xs: xs, linger_s=-1)
