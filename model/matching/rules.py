@@ -125,12 +125,12 @@ def apply_rules(
     if rule_evidence is None:
         rule_evidence = np.zeros((len(out), len(RULE_EVIDENCE)), dtype=np.float32)
     rare = (features[:, _BRAND] >= 0.5) & (features[:, _BRAND_WEIGHT] >= RARE_BRAND_WEIGHT)
-    conflicts = features[:, _CONFLICTS] > 0
-    line = rare & (features[:, _LINE] > 0) & ~np.any(conflicts, axis=1)
+    clear = ~np.any(features[:, _CONFLICTS] > 0, axis=1)  # nothing contradicts the notice
+    line = rare & (features[:, _LINE] > 0) & clear
     coded = features[:, _ID] > 0
     # A code the notice gives, too short to be distinctive alone ("40041"), with the name's rare
     # word ("Sloosh") beside it: two independent pieces of evidence, never `allow`.
-    paired = (features[:, _SHARED] > 0) & (rule_evidence[:, 1] > 0) & ~np.any(conflicts, axis=1)
+    paired = (features[:, _SHARED] > 0) & (rule_evidence[:, 1] > 0) & clear
     floor = coded | line | paired
     conflict = (features[:, _SIBLING] > 0) | (features[:, _COLOUR] > 0) | (rule_evidence[:, 0] > 0)
     # Only the recalled code lifts a conflict's cap; the line floor lifts the generic one.
