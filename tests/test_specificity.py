@@ -35,14 +35,6 @@ TOOYBING = BlocklistEntry(
     description="Wooden stacking toy with beads, model TB-MZWJ.",
 )
 PLASTIC = BlocklistEntry("eu-A12/1", "eu", "Beauty horse (Plastic toy)", description="Plastic toy")
-POWER_BANK = BlocklistEntry(
-    "cpsc-10516",
-    "cpsc",
-    "Power Banks",
-    brand="INIU",
-    model_numbers=("BI-B41",),
-    description="INIU 10,000mAh portable power banks, model BI-B41, with a black or blue case.",
-)
 PEDALS = BlocklistEntry(
     "cpsc-8919",
     "cpsc",
@@ -110,12 +102,23 @@ class ConstantClassifier:
         return np.column_stack([np.full(len(X), 1 - self.p), np.full(len(X), self.p)])
 
 
+def pair(
+    title: str,
+    entry: BlocklistEntry,
+    brand: str = "",
+    ids: tuple[str, ...] = (),
+    entries: list[BlocklistEntry] = ENTRIES,
+) -> tuple[np.ndarray, np.ndarray]:
+    """(pair-feature row, rule-evidence row) of a listing against `entry`, IDF over `entries`."""
+    terms = TermWeights.from_entries(entries)
+    index_ids = {i: [0] for e in entries for i in entry_identifiers(e)}
+    view = ListingView.of(Listing(title=title, brand=brand, identifiers=list(ids)), index_ids)
+    entry_view = [EntryView.of(entry, entry_identifiers(entry), terms)]
+    return candidate_features(view, entry_view, [0.8], terms), evidence(view, entry_view)
+
+
 def features(title: str, entry: BlocklistEntry, brand: str = "") -> np.ndarray:
-    terms = TermWeights.from_entries(ENTRIES)
-    index_ids = {i: [0] for e in ENTRIES for i in entry_identifiers(e)}
-    view = ListingView.of(Listing(title=title, brand=brand), index_ids)
-    row = candidate_features(view, [EntryView.of(entry, entry_identifiers(entry), terms)], [0.8])
-    return row
+    return pair(title, entry, brand)[0]
 
 
 def test_identifier_relations() -> None:
@@ -163,10 +166,7 @@ def test_a_colour_the_notice_does_not_give_is_review_at_most() -> None:
 
 
 def rule_evidence(title: str, entry: BlocklistEntry, brand: str = "") -> np.ndarray:
-    terms = TermWeights.from_entries(ENTRIES)
-    index_ids = {i: [0] for e in ENTRIES for i in entry_identifiers(e)}
-    view = ListingView.of(Listing(title=title, brand=brand), index_ids)
-    return evidence(view, [EntryView.of(entry, entry_identifiers(entry), terms)])
+    return pair(title, entry, brand)[1]
 
 
 def test_a_recall_named_by_its_code_needs_the_code_to_block() -> None:
@@ -201,13 +201,9 @@ def test_a_short_code_with_the_names_rare_word_never_allows() -> None:
     # A blocklist of realistic size, where one notice's store brand is rare (IDF share ≥ 0.85).
     more = [BlocklistEntry(f"eu-x{i}", "eu", f"Plastic toy model {i}") for i in range(40)]
     entries = [*ENTRIES, *more, DIVE_STICKS]
-    terms = TermWeights.from_entries(entries)
-    index_ids = {i: [0] for e in entries for i in entry_identifiers(e)}
 
     def row(title: str, ids: tuple[str, ...] = ()) -> tuple[np.ndarray, np.ndarray]:
-        view = ListingView.of(Listing(title=title, identifiers=list(ids)), index_ids)
-        entry = [EntryView.of(DIVE_STICKS, entry_identifiers(DIVE_STICKS), terms)]
-        return candidate_features(view, entry, [0.6], terms), evidence(view, entry)
+        return pair(title, DIVE_STICKS, ids=ids, entries=entries)
 
     title = "Sloosh 30 Pcs Diving Pool Toys Set with Dive Sticks and Dive Rings"
     feats, flags = row(title, ("40041",))

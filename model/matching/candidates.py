@@ -36,14 +36,14 @@ class CandidateSet:
     """The candidate set of one listing, candidate generation's output.
 
     Entry positions, their cosines, one pair-feature row per candidate (k, len(FEATURE_NAMES))
-    and one row of rule evidence (k, len(RULE_EVIDENCE); None: all zeros).
+    and one row of rule evidence per candidate (k, len(RULE_EVIDENCE)).
     """
 
     view: ListingView
     entries: list[int]
     cosines: np.ndarray
     features: np.ndarray
-    rule_evidence: np.ndarray | None = None
+    rule_evidence: np.ndarray
 
     @classmethod
     def empty(cls, view: ListingView) -> CandidateSet:
@@ -53,6 +53,7 @@ class CandidateSet:
             [],
             np.zeros(0, dtype=np.float32),
             np.zeros((0, len(FEATURE_NAMES)), dtype=np.float32),
+            np.zeros((0, len(RULE_EVIDENCE)), dtype=np.float32),
         )
 
 
@@ -115,15 +116,15 @@ class CandidateSearch:
             for extra in sorted(extras - set(entries)):
                 entries.append(extra)
                 cosines.append(self.index.similarity(vector, extra))
-            views_ = [self.entry_views[e] for e in entries]
-            features = candidate_features(view, views_, cosines, self.terms)
+            candidate_views = [self.entry_views[e] for e in entries]
+            features = candidate_features(view, candidate_views, cosines, self.terms)
             out.append(
                 CandidateSet(
                     view,
                     entries,
                     np.asarray(cosines, dtype=np.float32),
                     features,
-                    rule_evidence(view, views_),
+                    rule_evidence(view, candidate_views),
                 )
             )
         return out
@@ -143,15 +144,8 @@ def candidate_probabilities(classifier: Any, found: Sequence[CandidateSet]) -> l
     """
     stacked = CandidateSearch.stack(found)
     proba = classifier.predict_proba(stacked)[:, 1] if len(stacked) else np.zeros(0)
-    flags = [
-        f.rule_evidence
-        if f.rule_evidence is not None
-        else np.zeros((len(f.entries), len(RULE_EVIDENCE)), dtype=np.float32)
-        for f in found
-    ]
-    proba = apply_rules(
-        proba, stacked, np.vstack(flags) if flags else np.zeros((0, len(RULE_EVIDENCE)))
-    )
+    flags = np.vstack([np.zeros((0, len(RULE_EVIDENCE))), *(f.rule_evidence for f in found)])
+    proba = apply_rules(proba, stacked, flags)
     out, start = [], 0
     for f in found:
         out.append(proba[start : start + len(f.entries)])
