@@ -10,7 +10,7 @@ import pytest
 
 from model.matching import fast_encoder
 from model.matching.encoder import SentenceTransformerEncoder
-from model.matching.packed_bert import MAX_PACKED_TOKENS, PackedBert, token_batches
+from model.matching.packed_bert import MAX_PACKED_TOKENS, ROWS_MULTIPLE, PackedBert, token_batches
 
 TITLES = [
     "Melissa & Doug Wooden Stacking Rainbow Rings",
@@ -105,3 +105,17 @@ def test_other_architectures_keep_the_padded_pass(change: dict[str, Any]) -> Non
     )
     extra = type(change.get("extra", "Normalize"), (), {})()
     assert PackedBert.of([transformer, pooling, extra], dtype=None) is None
+
+
+def test_a_title_gets_the_same_vector_whatever_it_is_packed_with(
+    encoder: SentenceTransformerEncoder,
+) -> None:
+    # Rows are padded to a multiple of ROWS_MULTIPLE and titles share attention rows: neither
+    # the padding nor a neighbour may leak into a title's vector.
+    path = fast_encoder.FastPath(encoder.model, "fp32")
+    alone = np.vstack([path.encode([t]) for t in TITLES])
+    together = path.encode(TITLES)
+    shuffled = path.encode(TITLES[::-1])[::-1]
+    assert np.abs(alone - together).max() < 1e-5
+    assert np.abs(alone - shuffled).max() < 1e-5
+    assert ROWS_MULTIPLE > 1 and sum(len(r) for r in path.tokenize(TITLES)) % ROWS_MULTIPLE

@@ -1,8 +1,9 @@
 """Issue 11: one client's input never fails another client's request, even when screening it
 raises deep in matching (not a validation error: a fault of the server on that listing).
 
-Concurrent `/screen` calls are merged into one screening batch by the micro-batcher; the worker
-is held on a first listing so that the calls under test queue up and are screened together.
+Concurrent `/screen` calls are merged into one screening batch by the micro-batcher; each of its
+workers is held on a first listing so that the calls under test queue up and are screened
+together.
 Concurrent `/screen_batch` calls queue as one batch each (`BatchQueue`), never merged; the
 second test keeps it that way. The fault is injected at `Screener.candidate_sets`.
 """
@@ -22,9 +23,10 @@ from starlette.testclient import TestClient
 from model.matching.screener import Screener
 from model.runtime.microbatch import MicroBatcher
 from model.schema import Listing
+from service.service import SCREEN_WORKERS
 
 POISON = "Glitter slime kit poison-7731"
-HOLD = "Hold the worker wooden puzzle"
+HOLDS = [f"Hold worker {i} wooden puzzle" for i in range(SCREEN_WORKERS)]
 GOOD = [
     "TooyBing Wooden Bead Stacking Toys",
     "Schleich Tinker Mare",
@@ -42,19 +44,21 @@ class MatchingFault(RuntimeError):
 
 class Poisoned:
     """`Screener.candidate_sets` that raises for a batch holding the poison title and waits
-    at `release` while it screens the hold title; records the titles of every call."""
+    at `release` while it screens a hold title; records the titles of every call."""
 
     def __init__(self, original: Callable[..., Any]) -> None:
         self.original = original
-        self.holding = threading.Event()
+        self.holding = {title: threading.Event() for title in HOLDS}
         self.release = threading.Event()
         self.calls: list[list[str]] = []
 
     def __call__(self, screener: Screener, listings: Sequence[Listing]) -> Any:
         titles = [x.title for x in listings]
         self.calls.append(titles)
-        if HOLD in titles:
-            self.holding.set()
+        held = [t for t in HOLDS if t in titles]
+        if held:
+            for title in held:
+                self.holding[title].set()
             assert self.release.wait(30)
         if POISON in titles:
             raise MatchingFault(f"feature extraction failed on a batch of {len(titles)}")
@@ -106,18 +110,22 @@ def test_a_listing_that_breaks_matching_fails_only_its_own_screen_call(
     def call(title: str) -> Any:
         return client.post("/screen", json={"listing": {"title": title}})
 
-    with caplog.at_level(logging.ERROR), ThreadPoolExecutor(max_workers=len(titles) + 1) as pool:
-        held = pool.submit(call, HOLD)
-        assert spy.holding.wait(30), "the hold listing never reached the screener"
+    pool_size = len(titles) + len(HOLDS)
+    with caplog.at_level(logging.ERROR), ThreadPoolExecutor(max_workers=pool_size) as pool:
+        held = []
+        for hold in HOLDS:  # one at a time, so each occupies its own worker
+            held.append(pool.submit(call, hold))
+            assert spy.holding[hold].wait(30), "a hold listing never reached the screener"
         futures = [pool.submit(call, t) for t in titles]
         deadline = time.monotonic() + 30
-        while submitted[0] < 1 + len(titles) and time.monotonic() < deadline:
+        while submitted[0] < len(HOLDS) + len(titles) and time.monotonic() < deadline:
             time.sleep(0.01)
         spy.release.set()
         answers = dict(zip(titles, [f.result(60) for f in futures], strict=True))
-        assert held.result(60).status_code == 200
+        assert all(h.result(60).status_code == 200 for h in held)
 
-    assert sorted(spy.calls[1]) == sorted(titles), spy.calls  # all merged into one batch
+    merged = spy.calls[len(HOLDS)]
+    assert sorted(merged) == sorted(titles), spy.calls  # all merged into one batch
     for title in GOOD:
         r = answers[title]
         assert r.status_code == 200, (title, r.text)

@@ -211,12 +211,8 @@ class FastPath:
         return token_batches(lengths, min(self.max_tokens, MAX_PACKED_TOKENS), self.max_rows)
 
     def _packed(self, rows: list[list[int]]) -> np.ndarray:
-        import torch
-
         assert self.packed is not None
-        pooled = torch.from_numpy(self.packed.forward(rows))
-        vectors: np.ndarray = torch.nn.functional.normalize(pooled, dim=-1).numpy()
-        return vectors
+        return self.packed.forward(rows)
 
     def _forward(self, rows: list[list[int]]) -> np.ndarray:
         import torch

@@ -28,19 +28,25 @@ The weights are the model's own (copied once into `dtype`), the arithmetic is BE
 absolute position + segment-0 embeddings, LayerNorm, then per layer fused QKV projection,
 scaled dot-product attention, output projection, residual LayerNorm, GELU feed-forward,
 residual LayerNorm; then mean pooling over each title's tokens. `PackedBert.of` returns None for
-any other architecture or pooling, and the caller keeps the padded pass.
+any other architecture or pooling, and the caller keeps the padded pass. The pass itself is one
+TorchScript function (`model.matching.packed_forward`: one GIL release per pass, and the GELU
+fused into its projection).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 # Token slots per attention row: titles of length L share a row `SEGMENT // L` at a time.
 SEGMENT = 32
+# Token rows of a pass are rounded up to a multiple of this (`packed_forward`): oneDNN keeps
+# one kernel per shape, and creating one cost 0.5 ms at 150 rows, 5.4 ms at 2,000 (one core,
+# reference Xeon), more than the product itself. With 1 to 11 titles per call (a /screen
+# micro-batch) that took a call from 21-25 to 13-20 ms; multiples of 64 measured alike.
+ROWS_MULTIPLE = 32
 # Real tokens per forward pass (module docstring: 1,024-2,048 measured fastest).
 MAX_PACKED_TOKENS = 1024
 
@@ -77,16 +83,6 @@ class _Linear:
         if self.packed is None:
             return torch.nn.functional.linear(x, self.weight, self.bias)
         return torch.ops.mkldnn._linear_pointwise(x, self.packed, self.bias, "none", [], "")
-
-
-@dataclass(frozen=True)
-class _Layer:
-    qkv: _Linear
-    out: _Linear
-    norm1: tuple[Any, Any, float]
-    up: _Linear
-    down: _Linear
-    norm2: tuple[Any, Any, float]
 
 
 def token_batches(
@@ -126,34 +122,42 @@ class PackedBert:
         def own(t: torch.Tensor) -> torch.Tensor:
             return t.detach().to(dtype).contiguous()
 
-        def norm(m: Any) -> tuple[Any, Any, float]:
+        def norm(m: Any) -> tuple[Any, Any]:
             # LayerNorm and the residual stream stay in fp32 (see `forward`).
-            return (m.weight.detach().float(), m.bias.detach().float(), float(m.eps))
+            return (m.weight.detach().float(), m.bias.detach().float())
 
         emb = bert.embeddings
-        self.word = emb.word_embeddings.weight.detach().float()
-        self.position = emb.position_embeddings.weight.detach().float()
-        self.segment0 = emb.token_type_embeddings.weight[0].detach().float()
-        self.norm0 = norm(emb.LayerNorm)
-        self.layers = []
+        self.eps = float(emb.LayerNorm.eps)
+        self.embeddings = [
+            emb.word_embeddings.weight.detach().float(),
+            emb.position_embeddings.weight.detach().float(),
+            emb.token_type_embeddings.weight[0].detach().float(),
+            *norm(emb.LayerNorm),
+        ]
+        linears: list[_Linear] = []
+        self.norms: list[torch.Tensor] = []
         for layer in bert.encoder.layer:
             att = layer.attention
             q, k, v = att.self.query, att.self.key, att.self.value
-            self.layers.append(
-                _Layer(
-                    qkv=_Linear(
-                        own(torch.cat([q.weight, k.weight, v.weight])),
-                        own(torch.cat([q.bias, k.bias, v.bias])),
-                    ),
-                    out=_Linear(own(att.output.dense.weight), own(att.output.dense.bias)),
-                    norm1=norm(att.output.LayerNorm),
-                    up=_Linear(
-                        own(layer.intermediate.dense.weight), own(layer.intermediate.dense.bias)
-                    ),
-                    down=_Linear(own(layer.output.dense.weight), own(layer.output.dense.bias)),
-                    norm2=norm(layer.output.LayerNorm),
-                )
-            )
+            linears += [
+                _Linear(
+                    own(torch.cat([q.weight, k.weight, v.weight])),
+                    own(torch.cat([q.bias, k.bias, v.bias])),
+                ),
+                _Linear(own(att.output.dense.weight), own(att.output.dense.bias)),
+                _Linear(own(layer.intermediate.dense.weight), own(layer.intermediate.dense.bias)),
+                _Linear(own(layer.output.dense.weight), own(layer.output.dense.bias)),
+            ]
+            self.norms += [*norm(att.output.LayerNorm), *norm(layer.output.LayerNorm)]
+            if {float(att.output.LayerNorm.eps), float(layer.output.LayerNorm.eps)} != {self.eps}:
+                raise ValueError("the packed pass needs one LayerNorm epsilon throughout")
+        # All or nothing: the scripted pass runs every linear one way.
+        self.prepacked = all(x.packed is not None for x in linears)
+        self.weights = [x.packed if self.prepacked else x.weight for x in linears]
+        self.biases = [x.bias for x in linears]
+        from model.matching.packed_forward import packed_forward
+
+        self._forward = packed_forward
 
     @classmethod
     def of(cls, modules: Sequence[Any], dtype: Any) -> PackedBert | None:
@@ -177,48 +181,33 @@ class PackedBert:
             or (len(modules) == 3 and type(modules[2]).__name__ != "Normalize")
         ):
             return None
-        return cls(bert, dtype)
+        try:
+            return cls(bert, dtype)
+        except (ValueError, RuntimeError):  # mixed LayerNorm epsilons; a torch that cannot script
+            return None
 
     def forward(self, rows: Sequence[Sequence[int]]) -> np.ndarray:
-        """Mean-pooled float32 embeddings (len(rows), hidden) of non-empty token-id rows.
+        """Mean-pooled, L2-normalised float32 embeddings (len(rows), hidden) of non-empty rows.
 
-        Not normalised. Call under `torch.inference_mode()`.
+        Call under `torch.inference_mode()`.
         """
         import torch
-        import torch.nn.functional as F
 
-        n = len(rows)
         lengths = torch.tensor([len(r) for r in rows], dtype=torch.long)
-        total, longest = int(lengths.sum()), int(lengths.max())
         ids = torch.tensor([t for r in rows for t in r], dtype=torch.long)
-        title = torch.repeat_interleave(torch.arange(n), lengths)
-        starts = torch.cumsum(lengths, 0) - lengths
-        position = torch.arange(total) - starts[title]
-        # Attention layout: `per_row` titles per row of `width` slots, title i at slot i % per_row.
-        per_row = max(1, SEGMENT // longest)
-        n_rows = -(-n // per_row)
-        width = per_row * longest
-        where = title * longest + position  # each token's place in the (n_rows * width) layout
-        valid = torch.zeros(n_rows * per_row, longest, dtype=torch.bool)
-        valid[:n] = torch.arange(longest)[None, :] < lengths[:, None]
-        slot = torch.arange(width) // longest
-        mask = ((slot[:, None] == slot[None, :])[None] & valid.view(n_rows, 1, width))[:, None]
-        layout = torch.zeros(n_rows * width, 3 * self.hidden, dtype=self.dtype)
-
-        low = self.dtype
-        x = self.word[ids] + self.position[position] + self.segment0
-        x = F.layer_norm(x, (self.hidden,), *self.norm0)
-        for p in self.layers:
-            layout.index_copy_(0, where, p.qkv(x.to(low)))
-            q, k, v = layout.view(n_rows, width, 3, self.heads, self.head_dim).permute(
-                2, 0, 3, 1, 4
-            )
-            att = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
-            att = att.permute(0, 2, 1, 3).reshape(n_rows * width, self.hidden)
-            att = att.index_select(0, where)
-            x = F.layer_norm(p.out(att) + x, (self.hidden,), *p.norm1)
-            up = F.gelu(p.up(x.to(low)))
-            x = F.layer_norm(p.down(up) + x, (self.hidden,), *p.norm2)
-        pooled = torch.zeros(n, self.hidden).index_add_(0, title, x)
-        out: np.ndarray = (pooled / lengths[:, None]).numpy()
+        pooled = self._forward(
+            ids,
+            lengths,
+            SEGMENT,
+            ROWS_MULTIPLE,
+            self.embeddings,
+            self.weights,
+            self.biases,
+            self.norms,
+            self.eps,
+            self.heads,
+            self.dtype,
+            self.prepacked,
+        )
+        out: np.ndarray = pooled.numpy()
         return out
