@@ -59,7 +59,10 @@ def test_packed_pass_gives_the_padded_pass_vectors(
     # In bf16 the packed pass (fp32 residual stream) is at least as close to fp32 as padded.
     if fast_encoder.native_bf16():
         fp32 = b
-        packed16 = fast_encoder.FastPath(encoder.model, "bf16").encode(texts)
+        path16 = fast_encoder.FastPath(encoder.model, "bf16")
+        # bf16 takes the scripted pass with prepacked weights and the fused GELU, no fallback.
+        assert isinstance(path16.packed, PackedBert) and path16.packed.prepacked
+        packed16 = path16.encode(texts)
         padded16 = _padded_path(encoder.model, "bf16", monkeypatch).encode(texts)
         worst_packed = np.sum(packed16 * fp32, axis=1).min()
         assert worst_packed >= 0.9999

@@ -43,23 +43,22 @@ class MatchingFault(RuntimeError):
 
 
 class Poisoned:
-    """`Screener.candidate_sets` that raises for a batch holding the poison title and waits
-    at `release` while it screens a hold title; records the titles of every call."""
+    """`Screener.candidate_sets` that raises for a batch holding the poison title and, while it
+    screens a hold title, waits for that title's `release`; records the titles of every call."""
 
     def __init__(self, original: Callable[..., Any]) -> None:
         self.original = original
         self.holding = {title: threading.Event() for title in HOLDS}
-        self.release = threading.Event()
+        self.release = {title: threading.Event() for title in HOLDS}
         self.calls: list[list[str]] = []
 
     def __call__(self, screener: Screener, listings: Sequence[Listing]) -> Any:
         titles = [x.title for x in listings]
         self.calls.append(titles)
         held = [t for t in HOLDS if t in titles]
-        if held:
-            for title in held:
-                self.holding[title].set()
-            assert self.release.wait(30)
+        for title in held:
+            self.holding[title].set()
+            assert self.release[title].wait(30)
         if POISON in titles:
             raise MatchingFault(f"feature extraction failed on a batch of {len(titles)}")
         return self.original(screener, listings)
@@ -120,7 +119,13 @@ def test_a_listing_that_breaks_matching_fails_only_its_own_screen_call(
         deadline = time.monotonic() + 30
         while submitted[0] < len(HOLDS) + len(titles) and time.monotonic() < deadline:
             time.sleep(0.01)
-        spy.release.set()
+        # One worker is freed and takes every queued call as one batch; the others stay held
+        # until that batch has started, so none of them can take a share of the queue.
+        spy.release[HOLDS[0]].set()
+        while len(spy.calls) <= len(HOLDS) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        for hold in HOLDS[1:]:
+            spy.release[hold].set()
         answers = dict(zip(titles, [f.result(60) for f in futures], strict=True))
         assert all(h.result(60).status_code == 200 for h in held)
 
@@ -144,7 +149,8 @@ def test_a_listing_that_breaks_matching_fails_only_its_own_screen_batch_call(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     spy = Poisoned(Screener.candidate_sets)
-    spy.release.set()
+    for release in spy.release.values():
+        release.set()
     monkeypatch.setattr(Screener, "candidate_sets", lambda self, xs: spy(self, xs))
     good = {"listings": [{"title": t} for t in GOOD]}
     bad = {"listings": [{"title": GOOD[0]}, {"title": POISON}]}

@@ -7,6 +7,7 @@ model can be swapped (or faked in a test) without touching call sites.
 from __future__ import annotations
 
 import os
+import threading
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
@@ -112,6 +113,7 @@ class SentenceTransformerEncoder:
         self._dim = int(dim)
         self.cache = EmbeddingCache(cache_size)
         self._fast: FastPath | None = None
+        self._fast_lock = threading.Lock()  # two screening threads may ask for it at once
         self._weights: tuple[tuple[int, int], ...] = ()
 
     @property
@@ -126,11 +128,15 @@ class SentenceTransformerEncoder:
 
     def _path(self) -> FastPath:
         key = self._weights_key()
-        if self._fast is None or key != self._weights:
-            self._fast = FastPath(self.model, self.precision, max_rows=self.batch_size)
-            self._weights = key
+        if self._fast is not None and key == self._weights:
+            return self._fast
+        with self._fast_lock:
+            if self._fast is not None and key == self._weights:
+                return self._fast
+            fast = FastPath(self.model, self.precision, max_rows=self.batch_size)
+            self._fast, self._weights = fast, key
             self.cache.clear()
-        return self._fast
+        return fast
 
     def encode(self, texts: list[str]) -> np.ndarray:
         """Embed `texts` as `Encoder.encode` says: float32, shape (len(texts), dim), unit rows.

@@ -27,18 +27,21 @@ after (one core).
 The weights are the model's own (copied once into `dtype`), the arithmetic is BERT's: token +
 absolute position + segment-0 embeddings, LayerNorm, then per layer fused QKV projection,
 scaled dot-product attention, output projection, residual LayerNorm, GELU feed-forward,
-residual LayerNorm; then mean pooling over each title's tokens. `PackedBert.of` returns None for
-any other architecture or pooling, and the caller keeps the padded pass. The pass itself is one
-TorchScript function (`model.matching.packed_forward`: one GIL release per pass, and the GELU
-fused into its projection).
+residual LayerNorm; then mean pooling over each title's tokens, L2-normalised. `PackedBert.of`
+returns None for any other architecture or pooling, and the caller keeps the padded pass. The
+pass itself is one TorchScript function (`model.matching.packed_forward`: one call from Python,
+the GELU fused into its projection, token rows padded to a multiple of `ROWS_MULTIPLE`).
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
+
+log = logging.getLogger(__name__)
 
 # Token slots per attention row: titles of length L share a row `SEGMENT // L` at a time.
 SEGMENT = 32
@@ -77,13 +80,6 @@ class _Linear:
         except (AttributeError, RuntimeError):
             pass
 
-    def __call__(self, x: Any) -> Any:
-        import torch
-
-        if self.packed is None:
-            return torch.nn.functional.linear(x, self.weight, self.bias)
-        return torch.ops.mkldnn._linear_pointwise(x, self.packed, self.bias, "none", [], "")
-
 
 def token_batches(
     lengths: np.ndarray, max_tokens: int = MAX_PACKED_TOKENS, max_rows: int = 256
@@ -116,8 +112,6 @@ class PackedBert:
         config = bert.config
         self.dtype = dtype
         self.heads = int(config.num_attention_heads)
-        self.hidden = int(config.hidden_size)
-        self.head_dim = self.hidden // self.heads
 
         def own(t: torch.Tensor) -> torch.Tensor:
             return t.detach().to(dtype).contiguous()
@@ -164,7 +158,7 @@ class PackedBert:
         """The packed pass for a sentence-transformers module list, or None if unsupported.
 
         Supported: a BERT transformer with absolute positions and GELU, mean pooling (prompt
-        included), then optionally `Normalize` (the caller normalises in any case).
+        included), then optionally `Normalize` (the pass always L2-normalises).
         """
         if len(modules) < 2 or len(modules) > 3:
             return None
@@ -183,7 +177,12 @@ class PackedBert:
             return None
         try:
             return cls(bert, dtype)
-        except (ValueError, RuntimeError):  # mixed LayerNorm epsilons; a torch that cannot script
+        except (ValueError, RuntimeError, AttributeError, ImportError):
+            # Mixed LayerNorm epsilons, or a torch that cannot script the pass: the padded pass
+            # still gives the same vectors, only slower, so say so rather than fail.
+            log.warning(
+                "the packed encoder pass is unavailable; using the padded pass", exc_info=True
+            )
             return None
 
     def forward(self, rows: Sequence[Sequence[int]]) -> np.ndarray:

@@ -4,13 +4,13 @@ Why TorchScript: a pass written in Python dispatches ~100 small torch ops, and e
 the GIL and has to take it back. Beside a thread that runs Python without pause (another
 micro-batch being featurised, HTTP parsing), Python hands the GIL back only every
 `sys.getswitchinterval()` (5 ms). Scripted, the pass is one call from Python; inside, the ops
-run in C++. `benchmarks/encoder_pass.py`, one torch thread, reference Xeon, the Python pass
-against this one in the same session: 256-title calls beside a busy Python thread 1,718 ->
-833 ms (alone 382 / 459 ms: within this machine's run-to-run spread); one title alone 9.8 ->
-5.9 ms. It is not free of the other thread: even beside a busy *process* a 8-title call
-slowed 17.9 -> 25.6 ms (the two cores share the machine), and beside a Python thread it still
-slows 2-4x, so the pipeline does not overlap the encoder with its own Python on a worker thread
-(measured: no gain).
+run in C++. `benchmarks/encoder_pass.py`, one torch thread, reference Xeon, the Python pass (git
+history, before this module) against this one in the same session: 256-title calls beside a
+busy Python thread 1,718 -> 833 ms (alone 382 / 459 ms: within this machine's run-to-run
+spread); one title alone 9.8 -> 5.9 ms. It is not free of the other thread: even beside a busy
+*process* an 8-title call slowed 17.9 -> 25.6 ms (the two cores share the machine), and beside
+a Python thread it still slows 2-4x, so the pipeline does not overlap the encoder with its own
+Python on a worker thread (measured: no gain).
 
 The feed-forward's GELU runs as a oneDNN post-op of its up-projection when the weights are
 prepacked (bf16): the activation is computed on the fp32 accumulator before the one rounding to

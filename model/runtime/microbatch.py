@@ -65,7 +65,7 @@ class MicroBatcher(Generic[T, R]):
         self.fn = fn
         self.max_batch = max_batch
         self.linger_s = linger_s
-        self._last_size = 1  # the previous batch's size, read by `_take` (per worker is enough)
+        self._last_size = 1  # the last batch's size, any worker's, read by `_take` (a hint only)
         self._queue: queue.SimpleQueue[tuple[T, Future[R]] | None] = queue.SimpleQueue()
         self._closed = threading.Event()
         self.batches = 0
