@@ -17,6 +17,7 @@ import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -38,8 +39,6 @@ def main() -> int:
     ap.add_argument("--bundle", default=str(ROOT / "artifacts" / "default-bundle"))
     ap.add_argument("--rounds", type=int, default=5)
     args = ap.parse_args()
-    from dataclasses import replace
-
     settings = replace(Settings.from_env(), torch_threads=1)
     encoder = SentenceTransformerEncoder.load(resolve(args.bundle) / "encoder", settings)
     encoder.cache = type(encoder.cache)(0)
