@@ -171,6 +171,13 @@ def test_changed_weights_rebuild_the_fast_copy_and_clear_the_cache(tiny_bundle_p
     assert np.sum(after * reference, axis=1).min() >= 0.999
     assert np.sum(after * before, axis=1).min() < 0.999
     assert encoder.cache_stats().hits == 0
+    # A parameter replaced by a new one (not updated in place) is a change too.
+    owner = next(m for m in encoder.model.modules() if "weight" in m._parameters)
+    owner.weight = torch.nn.Parameter(owner.weight.detach() * 0.5)
+    replaced = encoder.encode(texts)
+    reference = encoder.model.encode(texts, normalize_embeddings=True, convert_to_numpy=True)
+    assert np.sum(replaced * reference, axis=1).min() >= 0.999
+    assert np.sum(replaced * after, axis=1).min() < 0.999
 
 
 def test_serving_load_honours_the_precision_override(

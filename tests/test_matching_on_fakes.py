@@ -5,10 +5,14 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from rapidfuzz import fuzz
 
+from model.matching import cascade
 from model.matching.candidates import CandidateSearch
+from model.matching.cascade import LexicalGate
 from model.matching.encoder import Encoder
-from model.matching.features import FEATURE_NAMES
+from model.matching.features import FEATURE_NAMES, candidate_features
+from model.matching.fuzzy import FUZZY_SCORES, fuzzy_scores
 from model.matching.index import BlocklistIndex
 from model.schema import BlocklistEntry, Listing
 from tests.fakes import HashingEncoder
@@ -70,3 +74,58 @@ def test_an_exact_identifier_adds_the_entry_the_vectors_missed(
 def test_search_rejects_an_empty_candidate_budget(fake_encoder: HashingEncoder) -> None:
     with pytest.raises(ValueError, match="k must be at least 1"):
         CandidateSearch(fake_encoder, BlocklistIndex.from_entries(ENTRIES, fake_encoder), k=0)
+
+
+PAIRS = [
+    ("wooden bead stacking toy for toddlers tb mzwj", "Wooden Bead Stacking Toy"),
+    ("magnetic tiles 100 pcs", "Magnetic Building Tiles Set"),
+    ("squeeze ball", "Squeeze Ball Slime Toy"),
+    ("", "Infant Sleep Positioner Wedge"),
+    ("sleep positioner wedge for infants " * 20, "Infant Sleep Positioner Wedge"),
+]
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_batched_fuzzy_scores_equal_the_per_pair_calls(workers: int) -> None:
+    texts, names = [t for t, _ in PAIRS], [n for _, n in PAIRS]
+    got = fuzzy_scores(texts, names, workers)
+    want = [
+        [fuzz.token_set_ratio(t, n), fuzz.partial_ratio(n, t), fuzz.WRatio(t, n)] for t, n in PAIRS
+    ]
+    assert got.dtype == np.float64 and got.shape == (len(PAIRS), len(FUZZY_SCORES))
+    np.testing.assert_array_equal(got, np.asarray(want))  # bit for bit: the same features
+    assert fuzzy_scores([], []).shape == (0, len(FUZZY_SCORES))
+    with pytest.raises(ValueError, match="one name per text"):
+        fuzzy_scores(texts, names[:-1])
+    with pytest.raises(ValueError, match="workers must be at least 1"):
+        fuzzy_scores(texts, names, 0)
+
+
+def test_a_batch_gets_the_feature_rows_of_its_own_pairs(
+    search: CandidateSearch, fake_encoder: HashingEncoder
+) -> None:
+    # A batch's pair scores are computed in one call and cut back per listing; a slip would
+    # give a listing another listing's scores. Each set is featurised again on its own here.
+    listings = [Listing(title=t) for t, _ in PAIRS if t]
+    two = CandidateSearch(fake_encoder, search.index, k=2, workers=2)
+    for found in (search.find(listings), two.find(listings)):
+        assert all(len(f.entries) == 2 for f in found)
+        for f in found:
+            views = [search.entry_views[e] for e in f.entries]
+            alone = candidate_features(f.view, views, f.cosines.tolist(), search.terms)
+            np.testing.assert_array_equal(f.features, alone)
+    with pytest.raises(ValueError, match="workers must be at least 1"):
+        CandidateSearch(fake_encoder, search.index, k=2, workers=0)
+
+
+def test_gate_scores_are_the_row_maxima_of_the_similarities(
+    fake_encoder: HashingEncoder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    gate = LexicalGate(BlocklistIndex.from_entries(ENTRIES, fake_encoder))
+    texts = [t for t, _ in PAIRS] + ["magnetic building tiles set"]
+    sims = (gate.vectorizer.transform(texts) @ gate._rows_t).toarray()
+    whole = gate.scores(texts)
+    np.testing.assert_array_equal(whole, sims.max(axis=1).astype(np.float32))
+    assert whole[-1] == pytest.approx(1.0) and whole[3] == 0.0  # an exact name; an empty text
+    monkeypatch.setattr(cascade, "_DENSE_CELLS", 1)  # one row at a time: the same maxima
+    np.testing.assert_array_equal(gate.scores(texts), whole)

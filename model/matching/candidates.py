@@ -13,6 +13,7 @@ import numpy as np
 
 from model.matching.encoder import Encoder
 from model.matching.features import FEATURE_NAMES, candidate_features
+from model.matching.fuzzy import fuzzy_scores
 from model.matching.index import BlocklistIndex
 from model.matching.rules import RULE_EVIDENCE, apply_rules
 from model.matching.rules import evidence as rule_evidence
@@ -75,9 +76,22 @@ def rare_brands(entries: Sequence[BlocklistEntry], terms: TermWeights) -> dict[s
 class CandidateSearch:
     """Vector search plus identifier lookup over a blocklist index."""
 
-    def __init__(self, encoder: Encoder, index: BlocklistIndex, k: int = 10) -> None:
+    def __init__(
+        self, encoder: Encoder, index: BlocklistIndex, k: int = 10, workers: int | None = None
+    ) -> None:
+        """Search `index` with `encoder`, k nearest entries per listing plus lookups.
+
+        `workers`: threads for the fuzzy pair scores (`fuzzy.fuzzy_scores`); None: as many as
+        the encoder runs torch on (its `threads`, else 1), the threads a screening call uses.
+
+        :raises ValueError: `k` or `workers` below 1.
+        """
         if k < 1:
             raise ValueError(f"k must be at least 1, got {k}")
+        workers = workers if workers is not None else int(getattr(encoder, "threads", 1) or 1)
+        if workers < 1:
+            raise ValueError(f"workers must be at least 1, got {workers}")
+        self.workers = workers
         self.encoder = encoder
         self.index = index
         self.k = k
@@ -106,7 +120,7 @@ class CandidateSearch:
             return []
         vectors = self.encoder.encode([_once(v.text) for v in views])
         hits = self.index.search(vectors, self.k)
-        out = []
+        proposed = []
         for view, vector, found in zip(views, vectors, hits, strict=True):
             entries = [h.id for h in found]
             cosines = [h.similarity for h in found]
@@ -116,15 +130,23 @@ class CandidateSearch:
             for extra in sorted(extras - set(entries)):
                 entries.append(extra)
                 cosines.append(self.index.similarity(vector, extra))
-            candidate_views = [self.entry_views[e] for e in entries]
-            features = candidate_features(view, candidate_views, cosines, self.terms)
+            proposed.append((view, entries, cosines, [self.entry_views[e] for e in entries]))
+        # Every pair's fuzzy scores in one call per scorer, without the GIL (`model.fuzzy`).
+        fuzzy = fuzzy_scores(
+            [view.text for view, _, _, cands in proposed for _ in cands],
+            [c.name for *_, cands in proposed for c in cands],
+            self.workers,
+        )
+        out, start = [], 0
+        for view, entries, cosines, cands in proposed:
+            scores, start = fuzzy[start : start + len(cands)], start + len(cands)
             out.append(
                 CandidateSet(
                     view,
                     entries,
                     np.asarray(cosines, dtype=np.float32),
-                    features,
-                    rule_evidence(view, candidate_views),
+                    candidate_features(view, cands, cosines, self.terms, scores),
+                    rule_evidence(view, cands),
                 )
             )
         return out

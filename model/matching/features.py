@@ -14,6 +14,7 @@ from collections.abc import Sequence
 import numpy as np
 from rapidfuzz import fuzz
 
+from model.matching.fuzzy import fuzzy_scores
 from model.matching.specificity import (
     BRAND_NOISE,
     UNIFORM,
@@ -227,8 +228,15 @@ def pair_features(
     rank: int,
     n_close: int,
     terms: TermWeights = UNIFORM,
+    fuzzy: Sequence[float] | None = None,
 ) -> list[float]:
-    """One row of FEATURE_NAMES for a listing/entry pair."""
+    """One row of FEATURE_NAMES for a listing/entry pair.
+
+    `fuzzy`: the pair's `fuzzy.fuzzy_scores` row when the caller scored a batch at once;
+    computed here otherwise.
+    """
+    if fuzzy is None:
+        fuzzy = fuzzy_scores([listing.text], [entry.name])[0]
     shared = len(listing.identifiers & entry.identifiers)
     # A family form (AGE251TH-BKMT, the recalled AGE251TH with a colour suffix) is no conflict.
     conflict = float(
@@ -245,9 +253,9 @@ def pair_features(
         best_cosine - cosine,
         float(rank),
         float(n_close),
-        fuzz.token_set_ratio(listing.text, entry.name) / 100.0,
-        fuzz.partial_ratio(entry.name, listing.text) / 100.0,
-        fuzz.WRatio(listing.text, entry.name) / 100.0,
+        float(fuzzy[0]) / 100.0,
+        float(fuzzy[1]) / 100.0,
+        float(fuzzy[2]) / 100.0,
         common / union if union else 0.0,
         coverage,
         float(min(shared, 3)),
@@ -271,17 +279,24 @@ def candidate_features(
     entries: Sequence[EntryView],
     cosines: Sequence[float],
     terms: TermWeights = UNIFORM,
+    fuzzy: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Feature rows for all candidates of one listing (context features need the whole set)."""
+    """Feature rows for all candidates of one listing (context features need the whole set).
+
+    `fuzzy`: (len(entries), 3) `fuzzy.fuzzy_scores` of the pairs, when the caller scored them
+    with other listings' pairs in one call; computed here otherwise.
+    """
     if not entries:
         return np.zeros((0, len(FEATURE_NAMES)), dtype=np.float32)
+    if fuzzy is None:
+        fuzzy = fuzzy_scores([listing.text] * len(entries), [e.name for e in entries])
     order = np.argsort(-np.asarray(cosines), kind="stable")
     rank = np.empty(len(order), dtype=int)
     rank[order] = np.arange(len(order))
     best = float(max(cosines))
     n_close = sum(1 for c in cosines if best - c <= 0.02)
     rows = [
-        pair_features(listing, e, float(c), best, int(r), n_close, terms)
-        for e, c, r in zip(entries, cosines, rank, strict=True)
+        pair_features(listing, e, float(c), best, int(r), n_close, terms, f)
+        for e, c, r, f in zip(entries, cosines, rank, fuzzy, strict=True)
     ]
     return np.asarray(rows, dtype=np.float32)
