@@ -90,7 +90,8 @@ class Settings:
         metadata=_var(
             "RECALLGUARD_TORCH_THREADS",
             "torch's default (the service declares `1`)",
-            "Threads torch may use for one encode call.",
+            "Threads one screening call may use: torch's for encoding, rapidfuzz's for the fuzzy "
+            "pair scores.",
         ),
     )
     embedding_cache: int = field(
