@@ -89,7 +89,7 @@ class Settings:
     torch_threads: int | None = field(
         metadata=_var(
             "RECALLGUARD_TORCH_THREADS",
-            "torch's default (the service declares `1`)",
+            "one per usable CPU (the service declares `1`)",
             "Threads one screening call may use: torch's for encoding, rapidfuzz's for the fuzzy "
             "pair scores.",
         ),

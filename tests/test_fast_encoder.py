@@ -16,7 +16,7 @@ import pytest
 
 from model.matching.bundle import Bundle
 from model.matching.cascade import CascadeScreener, LexicalGate, fit_gate, make_screener
-from model.matching.encoder import SentenceTransformerEncoder
+from model.matching.encoder import SentenceTransformerEncoder, _ModelLayout
 from model.matching.fast_encoder import MAX_SEQ_TOKENS
 from model.matching.screener import Screener
 from model.matching.verdict import Verdict
@@ -171,13 +171,52 @@ def test_changed_weights_rebuild_the_fast_copy_and_clear_the_cache(tiny_bundle_p
     assert np.sum(after * reference, axis=1).min() >= 0.999
     assert np.sum(after * before, axis=1).min() < 0.999
     assert encoder.cache_stats().hits == 0
-    # A parameter replaced by a new one (not updated in place) is a change too.
+    # A parameter replaced by a new one (not updated in place) is a change too, and so is a
+    # submodule replaced by another (what wrapping a layer for fine-tuning does).
     owner = next(m for m in encoder.model.modules() if "weight" in m._parameters)
     owner.weight = torch.nn.Parameter(owner.weight.detach() * 0.5)
     replaced = encoder.encode(texts)
     reference = encoder.model.encode(texts, normalize_embeddings=True, convert_to_numpy=True)
     assert np.sum(replaced * reference, axis=1).min() >= 0.999
     assert np.sum(replaced * after, axis=1).min() < 0.999
+    parent, name, old = next(
+        (m, n, c)
+        for m in encoder.model.modules()
+        for n, c in m._modules.items()
+        if isinstance(c, torch.nn.Linear)
+    )
+    new = torch.nn.Linear(old.in_features, old.out_features)
+    with torch.no_grad():
+        new.weight.copy_(old.weight * 0.5)
+        new.bias.copy_(old.bias)
+    setattr(parent, name, new)
+    swapped = encoder.encode(texts)
+    reference = encoder.model.encode(texts, normalize_embeddings=True, convert_to_numpy=True)
+    assert np.sum(swapped * reference, axis=1).min() >= 0.999
+    assert np.sum(swapped * replaced, axis=1).min() < 0.999
+
+
+def test_the_weights_key_sees_every_structural_change() -> None:
+    import torch
+
+    model = torch.nn.Sequential(torch.nn.Linear(4, 4), torch.nn.ReLU(), torch.nn.Linear(4, 2))
+    layout = _ModelLayout.of(model)
+    key = layout.key()
+    assert layout.current(model) and layout.key() == key
+    with torch.no_grad():
+        model[0].weight.add_(1.0)  # in place: same structure, new key
+    assert layout.current(model) and layout.key() != key
+    model[2] = torch.nn.Linear(4, 2)  # a replaced submodule
+    assert not layout.current(model)
+    layout = _ModelLayout.of(model)
+    model.append(torch.nn.Linear(2, 2))  # an added one
+    assert not layout.current(model)
+    layout = _ModelLayout.of(model)
+    before = layout.key()
+    del model[0].bias  # a removed parameter: no KeyError, just a new listing
+    assert not layout.current(model)
+    assert len(_ModelLayout.of(model).key()) == len(before) - 1
+    assert not layout.current(torch.nn.Sequential())  # another model
 
 
 def test_serving_load_honours_the_precision_override(

@@ -12,7 +12,7 @@ from model.matching.candidates import CandidateSearch
 from model.matching.cascade import LexicalGate
 from model.matching.encoder import Encoder
 from model.matching.features import FEATURE_NAMES, candidate_features
-from model.matching.fuzzy import FUZZY_SCORES, fuzzy_scores
+from model.matching.fuzzy import FUZZY_SCORES, PAIRS_PER_WORKER, fuzzy_scores
 from model.matching.index import BlocklistIndex
 from model.schema import BlocklistEntry, Listing
 from tests.fakes import HashingEncoder
@@ -87,12 +87,14 @@ PAIRS = [
 
 @pytest.mark.parametrize("workers", [1, 2])
 def test_batched_fuzzy_scores_equal_the_per_pair_calls(workers: int) -> None:
-    texts, names = [t for t, _ in PAIRS], [n for _, n in PAIRS]
+    # Enough pairs that two workers really split them (one per PAIRS_PER_WORKER).
+    many = PAIRS * (2 * PAIRS_PER_WORKER // len(PAIRS))
+    texts, names = [t for t, _ in many], [n for _, n in many]
     got = fuzzy_scores(texts, names, workers)
     want = [
-        [fuzz.token_set_ratio(t, n), fuzz.partial_ratio(n, t), fuzz.WRatio(t, n)] for t, n in PAIRS
+        [fuzz.token_set_ratio(t, n), fuzz.partial_ratio(n, t), fuzz.WRatio(t, n)] for t, n in many
     ]
-    assert got.dtype == np.float64 and got.shape == (len(PAIRS), len(FUZZY_SCORES))
+    assert got.dtype == np.float64 and got.shape == (len(many), len(FUZZY_SCORES))
     np.testing.assert_array_equal(got, np.asarray(want))  # bit for bit: the same features
     assert fuzzy_scores([], []).shape == (0, len(FUZZY_SCORES))
     with pytest.raises(ValueError, match="one name per text"):

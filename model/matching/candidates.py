@@ -131,7 +131,7 @@ class CandidateSearch:
                 entries.append(extra)
                 cosines.append(self.index.similarity(vector, extra))
             proposed.append((view, entries, cosines, [self.entry_views[e] for e in entries]))
-        # Every pair's fuzzy scores in one call per scorer, without the GIL (`model.fuzzy`).
+        # Every pair's fuzzy scores in one call per scorer, without the GIL (`matching.fuzzy`).
         fuzzy = fuzzy_scores(
             [view.text for view, _, _, cands in proposed for _ in cands],
             [c.name for *_, cands in proposed for c in cands],

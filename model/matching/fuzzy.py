@@ -6,8 +6,10 @@ pair they hold the GIL, so a second screening thread waits; `rapidfuzz.process.c
 all pairs of a batch in C++ without it, split over `workers` threads. With ``dtype=float64`` the
 values are the per-pair calls' exactly (tested), so the classifier sees the same features.
 
-Measured (default bundle, 21,856 candidate pairs of 2,048 Amazon listings, reference 2-core
-Xeon): per-pair calls 14.6-19.7 us a pair; `cpdist` on one thread 19.8-20.1, on two 9.8-10.5.
+Measured (default bundle, 21,856 candidate pairs of 2,048 Amazon listings in batches of 256,
+reference 2-core Xeon): per-pair calls 12.8-19.7 us a pair; `cpdist` on one thread 13.4-20.1 (the
+same, within the machine's drift), on two 9.8-10.5. On one thread (the service's setting) the
+gain is the GIL: another screening thread runs Python meanwhile.
 """
 
 from __future__ import annotations
@@ -20,13 +22,17 @@ from rapidfuzz.process import cpdist
 
 # Columns of `fuzzy_scores`, in FEATURE_NAMES order.
 FUZZY_SCORES = ("token_set_ratio", "partial_ratio", "wratio")
+# Pairs per thread before `cpdist` splits the work: each call starts its own threads, which
+# costs more than it saves on a small batch (measured, 2-core box: 10 pairs 7.5 us a pair on one
+# thread, 21.5 on two; 2,000 pairs 16.9 per-pair calls against 14.3 on two threads).
+PAIRS_PER_WORKER = 1_000
 
 
 def fuzzy_scores(texts: Sequence[str], names: Sequence[str], workers: int = 1) -> np.ndarray:
     """(n, 3) float64 scores in [0, 100] of pair i = (`texts[i]`, `names[i]`), `FUZZY_SCORES`.
 
     token_set_ratio(text, name), partial_ratio(name, text) (the name's best match inside the
-    listing) and WRatio(text, name).
+    listing) and WRatio(text, name). At most `workers` threads, one per `PAIRS_PER_WORKER` pairs.
 
     :raises ValueError: `texts` and `names` differ in length, or `workers` < 1.
     """
@@ -36,6 +42,7 @@ def fuzzy_scores(texts: Sequence[str], names: Sequence[str], workers: int = 1) -
         raise ValueError(f"workers must be at least 1, got {workers}")
     if not texts:
         return np.zeros((0, len(FUZZY_SCORES)))
+    workers = max(1, min(workers, len(texts) // PAIRS_PER_WORKER))
     return np.stack(
         [
             cpdist(texts, names, scorer=fuzz.token_set_ratio, dtype=np.float64, workers=workers),
