@@ -117,18 +117,34 @@ def pathological(n: int) -> list[Listing]:
     ]
 
 
-def in_process(bundle_path: Path, listings: list[Listing], rounds: int) -> dict[str, Any]:
+def plain_encode(bundle_path: Path, listings: list[Listing]) -> Callable[[], object]:
+    """The baseline job: plain `SentenceTransformer.encode` (fp32, default settings) of the
+    texts the pipeline embeds for `listings`."""
+    encoder = SentenceTransformerEncoder.load(bundle_path / "encoder")
+    by_identifier = Bundle.load(bundle_path, encoder=encoder).index.by_identifier
+    texts = [ListingView.of(x, by_identifier).text for x in listings]
+    st = encoder.model
+    return lambda: st.encode(texts)
+
+
+def seconds(job: Callable[[], object]) -> float:
+    start = time.perf_counter()
+    job()
+    return time.perf_counter() - start
+
+
+def in_process(
+    bundle_path: Path, listings: list[Listing], rounds: int, baseline: Callable[[], object]
+) -> dict[str, Any]:
     import torch
 
     uncached = SentenceTransformerEncoder.load(bundle_path / "encoder")
     uncached.cache = type(uncached.cache)(0)
     bundle = Bundle.load(bundle_path, encoder=uncached)
-    texts = [ListingView.of(x, bundle.index.by_identifier).text for x in listings]
-    st = uncached.model  # the plain fp32 SentenceTransformer, default settings
     plain = Screener(bundle)
     gated = make_screener(bundle)
     jobs: dict[str, Callable[[], object]] = {
-        BASELINE: lambda: st.encode(texts),
+        BASELINE: baseline,
         NO_GATE: lambda: in_batches(plain, listings),
     }
     if isinstance(gated, CascadeScreener) and gated.gate is not None:
@@ -161,34 +177,17 @@ def in_process(bundle_path: Path, listings: list[Listing], rounds: int) -> dict[
     }
 
 
-def plain_encode_timer(bundle_path: Path, listings: list[Listing]) -> Callable[[], float]:
-    """Seconds for plain `SentenceTransformer.encode` (fp32, default settings) of the texts the
-    pipeline embeds for `listings`, one call per use."""
-    encoder = SentenceTransformerEncoder.load(bundle_path / "encoder")
-    by_identifier = Bundle.load(bundle_path, encoder=encoder).index.by_identifier
-    texts = [ListingView.of(x, by_identifier).text for x in listings]
-    st = encoder.model
-    st.encode(texts[:BATCH])  # warm-up
-
-    def timed() -> float:
-        start = time.perf_counter()
-        st.encode(texts)
-        return time.perf_counter() - start
-
-    return timed
-
-
 def cli(
     bundle_path: Path,
     listings: list[Listing],
     baseline_per_s: float,
-    plain_seconds: Callable[[], float] | None = None,
+    baseline: Callable[[], object],
 ) -> dict[str, Any]:
     """`recallguard screen` end to end; start-up (a one-listing run) subtracted.
 
-    With `plain_seconds`, plain encode is timed right before and right after the command and
-    the ratio is to their mean: this machine's speed drifts within minutes, and the in-process
-    rounds' baseline (`baseline_per_s`, also recorded) was measured earlier.
+    The `baseline` job is timed right before and right after the command and the ratio is to
+    their mean: this machine's speed drifts within minutes, and the in-process rounds' baseline
+    (`baseline_per_s`, also recorded) was measured earlier.
     """
     command = [sys.executable, "-m", "training.cli", "screen", "--model", str(bundle_path),
                "--quiet"]  # fmt: skip
@@ -208,14 +207,14 @@ def cli(
 
     with tempfile.TemporaryDirectory(prefix="recallguard-bench-cli-") as tmp:
         startup, _, _ = run(listings[:1], Path(tmp))
-        before = plain_seconds() if plain_seconds else None
+        before = seconds(baseline)
         total, screened, in_loop = run(listings, Path(tmp))
-        after = plain_seconds() if plain_seconds else None
+        after = seconds(baseline)
     # Start-up subtracted two ways: the one-listing run's wall time (noisy on a loaded machine)
     # and the command's own timing; the ratio uses the latter, both are recorded.
     subtracted = total - startup
     per_s = len(listings) / max(in_loop, 1e-9)
-    plain_per_s = 2 * len(listings) / (before + after) if before and after else baseline_per_s
+    plain_per_s = 2 * len(listings) / (before + after)
     return {
         "listings": len(listings),
         "screened": screened,
@@ -224,7 +223,7 @@ def cli(
         "in_loop_s": round(in_loop, 2),
         "listings_per_s": per_s,
         "ratio": per_s / plain_per_s,
-        "plain_encode_around_s": [round(x, 3) for x in (before, after) if x is not None],
+        "plain_encode_around_s": [round(before, 3), round(after, 3)],
         "plain_per_s_around": plain_per_s,
         "ratio_to_in_process_baseline": per_s / baseline_per_s,
         "listings_per_s_wall_minus_startup": (
@@ -329,11 +328,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     listings = every[:n]
     if not args.http_only:
         print(f"in process: {n} listings, {rounds} rounds ...", flush=True)
-        result["in_process"] = proc = in_process(bundle_path, listings, rounds)
+        baseline = plain_encode(bundle_path, listings)
+        result["in_process"] = proc = in_process(bundle_path, listings, rounds, baseline)
         base = proc["rows"][BASELINE]["listings_per_s"]
     if not (args.no_cli or args.http_only):
         print("command line ...", flush=True)
-        result["cli"] = cli(bundle_path, listings, base, plain_encode_timer(bundle_path, listings))
+        result["cli"] = cli(bundle_path, listings, base, baseline)
     if not args.no_http:
         env = dict(kv.split("=", 1) for kv in args.service_env)
         env.setdefault("RECALLGUARD_EMBEDDING_CACHE", "0")  # distinct listings: no free hits

@@ -227,16 +227,10 @@ def pair_features(
     best_cosine: float,
     rank: int,
     n_close: int,
+    fuzzy: Sequence[float],
     terms: TermWeights = UNIFORM,
-    fuzzy: Sequence[float] | None = None,
 ) -> list[float]:
-    """One row of FEATURE_NAMES for a listing/entry pair.
-
-    `fuzzy`: the pair's `fuzzy.fuzzy_scores` row when the caller scored a batch at once;
-    computed here otherwise.
-    """
-    if fuzzy is None:
-        fuzzy = fuzzy_scores([listing.text], [entry.name])[0]
+    """One row of FEATURE_NAMES for a listing/entry pair; `fuzzy`: its `fuzzy_scores` row."""
     shared = len(listing.identifiers & entry.identifiers)
     # A family form (AGE251TH-BKMT, the recalled AGE251TH with a colour suffix) is no conflict.
     conflict = float(
@@ -296,7 +290,7 @@ def candidate_features(
     best = float(max(cosines))
     n_close = sum(1 for c in cosines if best - c <= 0.02)
     rows = [
-        pair_features(listing, e, float(c), best, int(r), n_close, terms, f)
+        pair_features(listing, e, float(c), best, int(r), n_close, f, terms)
         for e, c, r, f in zip(entries, cosines, rank, fuzzy, strict=True)
     ]
     return np.asarray(rows, dtype=np.float32)
