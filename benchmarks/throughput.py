@@ -56,6 +56,7 @@ from model.matching.cascade import CascadeScreener, make_screener  # noqa: E402
 from model.matching.encoder import SentenceTransformerEncoder  # noqa: E402
 from model.matching.screener import Screener  # noqa: E402
 from model.matching.views import ListingView  # noqa: E402
+from model.runtime.heap import freeze_loaded  # noqa: E402
 from model.runtime.registry import resolve  # noqa: E402
 from model.schema import MAX_TEXT_CHARS, MAX_TITLE_CHARS, Listing  # noqa: E402
 from training.loaders import load_amazon_listings  # noqa: E402
@@ -149,6 +150,7 @@ def in_process(
     }
     if isinstance(gated, CascadeScreener) and gated.gate is not None:
         jobs[GATED] = lambda: in_batches(gated, listings)
+    freeze_loaded()  # as every entry point does after loading (`model.runtime.heap`)
     seconds = timed_rounds(jobs, rounds)
     cached = Screener(Bundle.load(bundle_path, encoder=SentenceTransformerEncoder.load(
         bundle_path / "encoder")))  # fmt: skip

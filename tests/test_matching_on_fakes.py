@@ -3,6 +3,9 @@ without MiniLM (unit tests, milliseconds each)."""
 
 from __future__ import annotations
 
+import json
+from dataclasses import asdict, replace
+
 import numpy as np
 import pytest
 from rapidfuzz import fuzz
@@ -14,8 +17,9 @@ from model.matching.encoder import Encoder
 from model.matching.features import FEATURE_NAMES, candidate_features
 from model.matching.fuzzy import FUZZY_SCORES, PAIRS_PER_WORKER, fuzzy_scores
 from model.matching.index import BlocklistIndex
+from model.matching.verdict import Evidence
 from model.schema import BlocklistEntry, Listing
-from tests.fakes import HashingEncoder
+from tests.fakes import HashingEncoder, make_verdict
 
 ENTRIES = [
     BlocklistEntry("cpsc-1", "cpsc", "Wooden Bead Stacking Toy", brand="TooyBing",
@@ -131,3 +135,12 @@ def test_gate_scores_are_the_row_maxima_of_the_similarities(
     assert whole[-1] == pytest.approx(1.0) and whole[3] == 0.0  # an exact name; an empty text
     monkeypatch.setattr(cascade, "_DENSE_CELLS", 1)  # one row at a time: the same maxima
     np.testing.assert_array_equal(gate.scores(texts), whole)
+
+
+def test_verdict_to_dict_is_asdict_written_out() -> None:
+    full = make_verdict()
+    evidence = Evidence(("TB-MZWJ",), True, ("bus", "musical"), 0.83)
+    rich = replace(full, candidates=(replace(full.candidates[0], evidence=evidence),))
+    for verdict in (full, rich, replace(full, decision="allow", match=None, candidates=())):
+        assert verdict.to_dict() == asdict(verdict)
+        assert json.dumps(verdict.to_dict()) == json.dumps(asdict(verdict))

@@ -151,6 +151,7 @@ class ScreenActor:
         from model.matching.bundle import Bundle
         from model.matching.cascade import make_screener
         from model.matching.encoder import set_threads
+        from model.runtime.heap import freeze_loaded
 
         set_threads(max(1, threads))
         bundle = Bundle.load(Path(bundle_path))
@@ -159,6 +160,7 @@ class ScreenActor:
                 f"bundle at {bundle_path} is {bundle.config.version}, the driver resolved {version}"
             )
         self.screener = make_screener(bundle)
+        freeze_loaded()  # the actor's process holds this bundle for its whole life
 
     def __call__(self, batch: dict[str, Any]) -> pa.Table:
         from model.schema import Listing

@@ -315,8 +315,10 @@ def cmd_screen(args: argparse.Namespace) -> int:
         else:
             from model.matching.bundle import Bundle
             from model.matching.cascade import make_screener
+            from model.runtime.heap import freeze_loaded
 
             screener = make_screener(Bundle.load(bundle_path))
+            freeze_loaded()
             summary = screen_file(
                 screener, source, target, fmt, args.batch_size, not args.quiet, total=rows
             )

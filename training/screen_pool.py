@@ -76,6 +76,7 @@ def _start(bundle_path: str, threads: int) -> None:
     from model.matching.bundle import Bundle
     from model.matching.cascade import make_screener
     from model.matching.encoder import SentenceTransformerEncoder
+    from model.runtime.heap import freeze_loaded
     from model.settings import Settings
 
     settings = replace(Settings.from_env(), torch_threads=threads)
@@ -83,6 +84,7 @@ def _start(bundle_path: str, threads: int) -> None:
     encoder = SentenceTransformerEncoder.load(path / "encoder", settings)
     global _SCREENER
     _SCREENER = make_screener(Bundle.load(path, encoder=encoder))
+    freeze_loaded()
 
 
 def _ready(_: int) -> int:
