@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -161,3 +162,30 @@ def test_cli_catalog_index_and_sweep(
     bad.write_text('{"title": "no id"}\n')
     assert main(["catalog", "index", str(bad), *bundle]) == 2
     assert "line 1: listing_id is required" in capsys.readouterr().err
+
+
+def test_sweep_logs_opened_together_on_fresh_files_all_come_up(tmp_path: Path) -> None:
+    """Eight threads each open a new sweep log and read it, on 120 fresh files. Without the
+    retried switch to WAL (`model.runtime.sqlite_wal`) this test failed 4 runs in 4 ('database
+    is locked'); with it, 0 of 120 rounds of the same race failed in a script."""
+    errors: list[BaseException] = []
+    for n in range(120):
+        barrier = threading.Barrier(8)
+
+        def start(
+            path: Path = tmp_path / f"{n}.sqlite3", barrier: threading.Barrier = barrier
+        ) -> None:
+            barrier.wait()
+            try:
+                log = SweepLog(path)
+                for _ in range(5):
+                    log.unfinished()
+            except BaseException as exc:
+                errors.append(exc)
+
+        threads = [threading.Thread(target=start) for _ in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+    assert errors == []

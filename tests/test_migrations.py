@@ -11,8 +11,9 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Engine, create_engine, inspect, select, text
 
+from model.runtime.sqlite_wal import switch_to_wal
 from service.review import ReviewQueue
-from service.review.db import _switch_to_wal, make_engine, sqlite_path, with_driver
+from service.review.db import make_engine, sqlite_path, with_driver
 from service.review.migrate import SchemaOutdatedError, downgrade, head_revision, upgrade
 from service.review.models import items, metadata
 from tests.test_review_queue import make_listing, make_verdict
@@ -164,9 +165,9 @@ class _BusyCursor:
 
 def test_the_wal_switch_is_retried_while_busy_and_other_errors_are_not() -> None:
     cursor = _BusyCursor(busy=3)
-    _switch_to_wal(cursor)  # type: ignore[arg-type]
+    switch_to_wal(cursor)  # type: ignore[arg-type]
     assert cursor.calls == 4
     other = _BusyCursor(busy=1, code=sqlite3.SQLITE_READONLY)
     with pytest.raises(sqlite3.OperationalError):
-        _switch_to_wal(other)  # type: ignore[arg-type]
+        switch_to_wal(other)  # type: ignore[arg-type]
     assert other.calls == 1

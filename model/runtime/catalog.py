@@ -30,6 +30,7 @@ from model.matching.vector_index import Hit, IndexSpec, VectorIndex
 from model.matching.views import ListingView
 from model.runtime.ann import atomic_write_text, write_index_atomic
 from model.runtime.private_files import create_private
+from model.runtime.sqlite_wal import use_wal
 from model.schema import Listing
 
 DB_FILE = "catalog.sqlite3"
@@ -132,7 +133,7 @@ class Catalog:
     def _db(self) -> Iterator[sqlite3.Connection]:
         db = sqlite3.connect(create_private(self.root / DB_FILE), timeout=30, isolation_level=None)
         try:
-            db.execute("PRAGMA journal_mode=WAL")
+            use_wal(db)
             db.execute("PRAGMA synchronous=FULL")
             yield db
         finally:

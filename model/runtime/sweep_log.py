@@ -23,6 +23,7 @@ from typing import Any
 from model.matching.screener import Screener
 from model.runtime.catalog import Catalog
 from model.runtime.private_files import create_private
+from model.runtime.sqlite_wal import use_wal
 from model.runtime.sweep import DEFAULT_K, Searchable, SweepHit, sweep_entry
 from model.schema import BlocklistEntry
 
@@ -131,7 +132,7 @@ class SweepLog:
         db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
         db.row_factory = sqlite3.Row
         try:
-            db.execute("PRAGMA journal_mode=WAL")
+            use_wal(db)
             yield db
         finally:
             db.close()

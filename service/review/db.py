@@ -5,16 +5,15 @@ The schema comes from the Alembic migrations (`service.review.migrate`), never `
 
 from __future__ import annotations
 
-import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
-from tenacity import retry, retry_if_exception, stop_after_delay, wait_random_exponential
 
 from model.runtime.private_files import create_private
+from model.runtime.sqlite_wal import use_wal
 
 from .migrate import ensure_schema
 
@@ -93,8 +92,7 @@ def _configure_sqlite(engine: Engine) -> None:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         try:
-            if cursor.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
-                _switch_to_wal(cursor)
+            use_wal(cursor)  # retried while busy: workers may open a fresh file together
             cursor.execute("PRAGMA synchronous=FULL")
             cursor.execute("PRAGMA busy_timeout=30000")
             cursor.execute("PRAGMA foreign_keys=ON")
@@ -107,29 +105,6 @@ def _configure_sqlite(engine: Engine) -> None:
         if mode not in ("DEFERRED", "IMMEDIATE"):
             raise ValueError(f"unknown sqlite_begin mode {mode!r}")
         conn.exec_driver_sql(f"BEGIN {mode}")
-
-
-def _is_busy(exc: BaseException) -> bool:
-    """SQLITE_BUSY or one of its extended codes (the low byte is the primary code)."""
-    code = getattr(exc, "sqlite_errorcode", None)
-    return isinstance(code, int) and code & 0xFF == sqlite3.SQLITE_BUSY
-
-
-@retry(
-    retry=retry_if_exception(_is_busy),
-    wait=wait_random_exponential(multiplier=0.01, max=0.5),
-    stop=stop_after_delay(30.0),
-    reraise=True,
-)
-def _switch_to_wal(cursor: sqlite3.Cursor) -> None:
-    """WAL is a property of the file, set once by whichever connection comes first.
-
-    SQLite answers SQLITE_BUSY at once, without waiting out ``busy_timeout``, when two
-    connections switch a fresh file to WAL together (workers starting side by side: 22 of 300
-    tries of four threads failed so), so the switch is retried with jittered back-off for up to
-    30 s, the busy timeout every other statement gets.
-    """
-    cursor.execute("PRAGMA journal_mode=WAL")
 
 
 def writer(engine: Engine) -> Engine:
