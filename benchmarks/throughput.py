@@ -91,17 +91,22 @@ def machine() -> dict[str, Any]:
     }
 
 
+def seconds(job: Callable[[], object]) -> float:
+    """Wall-clock seconds of one run of `job`."""
+    start = time.perf_counter()
+    job()
+    return time.perf_counter() - start
+
+
 def timed_rounds(jobs: dict[str, Callable[[], object]], rounds: int) -> dict[str, list[float]]:
     """Seconds per job per round, jobs interleaved so load spikes hit all of them alike."""
     for job in jobs.values():  # warm-up: kernels, caches of shapes, lazy copies
         job()
-    seconds: dict[str, list[float]] = {name: [] for name in jobs}
+    timings: dict[str, list[float]] = {name: [] for name in jobs}
     for _ in range(rounds):
         for name, job in jobs.items():
-            start = time.perf_counter()
-            job()
-            seconds[name].append(time.perf_counter() - start)
-    return seconds
+            timings[name].append(seconds(job))
+    return timings
 
 
 def in_batches(screener: Screener, listings: Sequence[Listing]) -> None:
@@ -128,12 +133,6 @@ def plain_encode(bundle_path: Path, listings: list[Listing]) -> Callable[[], obj
     return lambda: st.encode(texts)
 
 
-def seconds(job: Callable[[], object]) -> float:
-    start = time.perf_counter()
-    job()
-    return time.perf_counter() - start
-
-
 def in_process(
     bundle_path: Path, listings: list[Listing], rounds: int, baseline: Callable[[], object]
 ) -> dict[str, Any]:
@@ -151,22 +150,22 @@ def in_process(
     if isinstance(gated, CascadeScreener) and gated.gate is not None:
         jobs[GATED] = lambda: in_batches(gated, listings)
     freeze_loaded()  # as every entry point does after loading (`model.runtime.heap`)
-    seconds = timed_rounds(jobs, rounds)
+    timings = timed_rounds(jobs, rounds)
     cached = Screener(Bundle.load(bundle_path, encoder=SentenceTransformerEncoder.load(
         bundle_path / "encoder")))  # fmt: skip
     in_batches(cached, listings)  # the first submission fills the cache
-    seconds[CACHED] = timed_rounds({"r": lambda: in_batches(cached, listings)}, rounds)["r"]
+    timings[CACHED] = timed_rounds({"r": lambda: in_batches(cached, listings)}, rounds)["r"]
     ordinary, odd = listings[:BATCH], pathological(BATCH)
     cost = timed_rounds({"o": lambda: plain.screen(ordinary), "p": lambda: plain.screen(odd)}, 3)
     n = len(listings)
-    base = np.asarray(seconds[BASELINE])
+    base = np.asarray(timings[BASELINE])
     rows = {
         name: {
             "listings_per_s": n / float(np.median(secs)),
             "ratio": float(np.median(base / np.asarray(secs))),  # paired: same round
             "rounds_s": [round(s, 3) for s in secs],
         }
-        for name, secs in seconds.items()
+        for name, secs in timings.items()
     }
     total = gated.cleared + gated.escalated
     return {

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +19,7 @@ from model.runtime.sweep import screen_with_vectors, sweep_entry
 from model.runtime.sweep_log import SweepLog
 from model.schema import Listing
 from service.review import ReviewQueue
+from tests.threads import errors_when_run_together
 from training.cli import main
 
 # Listings a seller could post for two real recalls in the tiny bundle.
@@ -168,24 +169,13 @@ def test_sweep_logs_opened_together_on_fresh_files_all_come_up(tmp_path: Path) -
     """Eight threads each open a new sweep log and read it, on 120 fresh files. Without the
     retried switch to WAL (`model.runtime.sqlite_wal`) this test failed 4 runs in 4 ('database
     is locked'); with it, 0 of 120 rounds of the same race failed in a script."""
+
+    def open_and_read(path: Path) -> None:
+        log = SweepLog(path)
+        for _ in range(5):
+            log.unfinished()
+
     errors: list[BaseException] = []
     for n in range(120):
-        barrier = threading.Barrier(8)
-
-        def start(
-            path: Path = tmp_path / f"{n}.sqlite3", barrier: threading.Barrier = barrier
-        ) -> None:
-            barrier.wait()
-            try:
-                log = SweepLog(path)
-                for _ in range(5):
-                    log.unfinished()
-            except BaseException as exc:
-                errors.append(exc)
-
-        threads = [threading.Thread(target=start) for _ in range(8)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(60)
+        errors += errors_when_run_together(8, partial(open_and_read, tmp_path / f"{n}.sqlite3"))
     assert errors == []

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
-import threading
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -17,6 +17,7 @@ from service.review.db import make_engine, sqlite_path, with_driver
 from service.review.migrate import SchemaOutdatedError, downgrade, head_revision, upgrade
 from service.review.models import items, metadata
 from tests.test_review_queue import make_listing, make_verdict
+from tests.threads import errors_when_run_together
 from training.cli import main
 
 
@@ -105,23 +106,13 @@ def test_db_upgrade_creates_a_database(db_url: str, capsys: pytest.CaptureFixtur
     assert revision_of(db_url) == head_revision()
 
 
+def start_and_close(url: str) -> None:
+    """What a worker does at start-up with the review database."""
+    ReviewQueue(url).close()
+
+
 def test_workers_starting_together_on_an_empty_database_all_come_up(db_url: str) -> None:
-    barrier = threading.Barrier(4)
-    errors: list[BaseException] = []
-
-    def start() -> None:
-        barrier.wait()
-        try:
-            ReviewQueue(db_url).close()
-        except BaseException as exc:
-            errors.append(exc)
-
-    threads = [threading.Thread(target=start) for _ in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
-    assert errors == []
+    assert errors_when_run_together(4, partial(start_and_close, db_url)) == []
     assert revision_of(db_url) == head_revision()
 
 
@@ -131,20 +122,7 @@ def test_many_workers_racing_to_create_sqlite_files_all_come_up(tmp_path: Path) 
     errors: list[BaseException] = []
     for n in range(40):
         url = f"sqlite:///{tmp_path / str(n) / 'review.sqlite3'}"
-        barrier = threading.Barrier(8)
-
-        def start(url: str = url, barrier: threading.Barrier = barrier) -> None:
-            barrier.wait()
-            try:
-                ReviewQueue(url).close()
-            except BaseException as exc:
-                errors.append(exc)
-
-        threads = [threading.Thread(target=start) for _ in range(8)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(60)
+        errors += errors_when_run_together(8, partial(start_and_close, url))
         assert revision_of(url) == head_revision()
     assert errors == []
 

@@ -20,12 +20,7 @@ class Evidence:
 
     def to_dict(self) -> dict[str, Any]:
         """The fields as a dict (what `dataclasses.asdict` gives)."""
-        return {
-            "matched_identifiers": self.matched_identifiers,
-            "brand_match": self.brand_match,
-            "matched_terms": self.matched_terms,
-            "name_similarity": self.name_similarity,
-        }
+        return dict(self.__dict__)
 
 
 @dataclass(frozen=True)
@@ -46,19 +41,7 @@ class Candidate:
 
     def to_dict(self) -> dict[str, Any]:
         """The fields as a dict, evidence nested (what `dataclasses.asdict` gives)."""
-        return {
-            "entry_id": self.entry_id,
-            "source": self.source,
-            "product_name": self.product_name,
-            "brand": self.brand,
-            "hazard": self.hazard,
-            "url": self.url,
-            "recall_date": self.recall_date,
-            "identifiers": self.identifiers,
-            "similarity": self.similarity,
-            "probability": self.probability,
-            "evidence": self.evidence.to_dict(),
-        }
+        return {**self.__dict__, "evidence": self.evidence.to_dict()}
 
 
 @dataclass(frozen=True)
@@ -103,16 +86,14 @@ class Verdict:
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict: candidates, evidence and thresholds nested as dicts, in field order.
 
-        Equal to `dataclasses.asdict` (tested), written out because `asdict` deep-copies
-        generically: 0.17 ms a verdict of ~4 candidates against about 0.01 written out, paid on
-        every line `recallguard screen` writes and every `/screen_batch` answer.
+        Equal to `dataclasses.asdict` (tested), but built from the instances' own field dicts
+        (the nested dataclasses replaced) because `asdict` deep-copies generically: 0.17 ms a
+        verdict of ~4 candidates against about 0.01, paid on every line `recallguard screen`
+        writes and every `/screen_batch` answer.
         """
         return {
-            "listing_id": self.listing_id,
-            "decision": self.decision,
-            "probability": self.probability,
+            **self.__dict__,
             "match": None if self.match is None else self.match.to_dict(),
             "candidates": tuple(c.to_dict() for c in self.candidates),
-            "model_version": self.model_version,
-            "thresholds": {"block": self.thresholds.block, "review": self.thresholds.review},
+            "thresholds": dict(self.thresholds.__dict__),
         }
