@@ -9,13 +9,14 @@ screener each call ran on; each entry point must have run with the bundle's cali
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from model.matching.bundle import Bundle
-from model.matching.cascade import GateStage, bundle_gate_threshold, make_screener
+from model.matching.cascade import GateStage, bundle_gate, bundle_gate_threshold, make_screener
 from model.matching.encoder import SentenceTransformerEncoder
 from model.matching.screener import Screener
 from model.schema import Listing
@@ -54,6 +55,23 @@ def _all_gated(seen: list[Screener], threshold: float) -> None:
 def test_factory_builds_the_gated_pipeline(tiny_bundle: Bundle, threshold: float) -> None:
     screener = make_screener(tiny_bundle)
     assert isinstance(screener.gate, GateStage) and screener.gate.threshold == threshold
+
+
+@pytest.mark.parametrize(
+    ("stored", "expected"),
+    [("char3-tfidf-v1", "char3-tfidf-v1"), ("char3-tfidf-v2", "char3-tfidf-v2"), ("v9", None)],
+)
+def test_a_bundle_is_gated_by_the_gate_version_its_threshold_was_selected_for(
+    tiny_bundle: Bundle, stored: str, expected: str | None
+) -> None:
+    cascade = {**tiny_bundle.config.cascade, "gate": stored, "threshold": 0.25}
+    bundle = replace(tiny_bundle, config=replace(tiny_bundle.config, cascade=cascade))
+    screener = make_screener(bundle)
+    if expected is None:  # a threshold for a score this code does not know: no gate at all
+        assert screener.gate is None and bundle_gate(bundle) is None
+        return
+    assert isinstance(screener.gate, GateStage) and screener.gate.threshold == 0.25
+    assert screener.gate.name == screener.gate.gate.name == expected
 
 
 def test_cli_screen(

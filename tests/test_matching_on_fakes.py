@@ -11,13 +11,14 @@ import pytest
 from rapidfuzz import fuzz
 
 from model.matching import cascade
-from model.matching.candidates import CandidateSearch
+from model.matching.candidates import CandidateSearch, embedded_text
 from model.matching.cascade import LexicalGate
 from model.matching.encoder import Encoder
 from model.matching.features import FEATURE_NAMES, candidate_features
 from model.matching.fuzzy import FUZZY_SCORES, PAIRS_PER_WORKER, fuzzy_scores
 from model.matching.index import BlocklistIndex
 from model.matching.verdict import Evidence
+from model.matching.views import ListingView
 from model.schema import BlocklistEntry, Listing
 from tests.fakes import HashingEncoder, make_verdict
 
@@ -135,6 +136,24 @@ def test_gate_scores_are_the_row_maxima_of_the_similarities(
     assert whole[-1] == pytest.approx(1.0) and whole[3] == 0.0  # an exact name; an empty text
     monkeypatch.setattr(cascade, "_DENSE_CELLS", 1)  # one row at a time: the same maxima
     np.testing.assert_array_equal(gate.scores(texts), whole)
+
+
+def test_gate_v2_scores_what_the_encoder_embeds_so_padding_does_not_dilute_it(
+    fake_encoder: HashingEncoder,
+) -> None:
+    index = BlocklistIndex.from_entries(ENTRIES, fake_encoder)
+    padded = Listing(title="Magnetic Building Tiles Set " + "kids toy gift idea " * 6)
+    once = Listing(title="Magnetic Building Tiles Set kids toy gift idea")
+    [v_padded, v_once] = [ListingView.of(x) for x in (padded, once)]
+    v1 = LexicalGate(index, name="char3-tfidf-v1")
+    v2 = LexicalGate(index)
+    assert v2.name == cascade.GATE_NAME == "char3-tfidf-v2"
+    assert v2.texts([v_padded]) == [embedded_text(v_padded)] == [v_once.text]
+    [s1] = v1.scores(v1.texts([v_padded]))
+    [s2, s_once] = v2.scores(v2.texts([v_padded, v_once]))
+    assert s2 == s_once and s2 > s1 + 0.05, (s1, s2)
+    with pytest.raises(ValueError, match="unknown gate 'char3-tfidf-v9'"):
+        LexicalGate(index, name="char3-tfidf-v9")
 
 
 def test_verdict_to_dict_is_asdict_written_out() -> None:

@@ -27,9 +27,12 @@ BRAND_LOOKUP_MIN_WEIGHT = 0.7
 BRAND_LOOKUP_MAX_ENTRIES = 5
 
 
-def _once(text: str) -> str:
-    """The text with repeated words dropped (keyword padding repeats phrases to drown the name)."""
-    return " ".join(dict.fromkeys(text.split()))
+def embedded_text(view: ListingView) -> str:
+    """What the encoder embeds for a listing: its normalised text, repeated words dropped.
+
+    Keyword padding repeats phrases to drown the name; the cascade's gate scores the same text.
+    """
+    return " ".join(dict.fromkeys(view.text.split()))
 
 
 @dataclass(frozen=True)
@@ -118,7 +121,7 @@ class CandidateSearch:
         """The candidate set of each prepared listing (`prepare`): one encoder call for all."""
         if not views:
             return []
-        vectors = self.encoder.encode([_once(v.text) for v in views])
+        vectors = self.encoder.encode([embedded_text(v) for v in views])
         hits = self.index.search(vectors, self.k)
         proposed = []
         for view, vector, found in zip(views, vectors, hits, strict=True):
