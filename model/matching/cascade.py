@@ -2,10 +2,10 @@
 
 Most of what a toy marketplace lists has nothing to do with any recall, yet the full pipeline
 pays a transformer pass, a search and a classifier for every listing. The gate scores each
-listing by character-trigram TF-IDF cosine to the nearest blocklist text (the same normalised
-texts the index embeds) and sends it on to the full pipeline when that score reaches a
-threshold or when any of its identifiers or rare brand words is in the blocklist; everything
-else is allowed at once.
+listing (the text the encoder embeds, each word once: `GATE_TEXTS`) by character-trigram TF-IDF
+cosine to the nearest blocklist text (the same normalised texts the index embeds) and sends it
+on to the full pipeline when that score reaches a threshold or when any of its identifiers or
+rare brand words is in the blocklist; everything else is allowed at once.
 
 The threshold is never a constant in code: `select_threshold` takes it from held-out validation
 listings as `margin` times the lowest gate score of any listing the full pipeline sent to review
