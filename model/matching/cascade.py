@@ -35,9 +35,10 @@ from model.matching.views import ListingView
 # What each version of the gate scores, by the name a bundle's config stores with its threshold
 # (a threshold only means something for the score it was selected on). v1 scored the listing's
 # normalised text as it came; v2 scores the text the encoder embeds, each word once, so keyword
-# padding no longer dilutes a listing's trigrams: on the default bundle's validation listings the
-# lowest score of an escalated one rose from 0.235 to 0.311 (both padded listings that pinned v1
-# moved up), and the gate clears 46% of the first 4,000 Amazon UK listings instead of 21%.
+# padding no longer dilutes a listing's trigrams: re-selected on the then default bundle
+# (20261129163448-fcfa2f57), the lowest validation score of an escalated listing rose from 0.235
+# to 0.311 (both padded listings that pinned v1 moved up), and the gate cleared 46% of the first
+# 4,000 Amazon UK listings instead of 21%, with no decision changed (README, Speed).
 GATE_TEXTS: dict[str, Callable[[ListingView], str]] = {
     "char3-tfidf-v1": lambda view: view.text,
     "char3-tfidf-v2": embedded_text,
@@ -283,7 +284,8 @@ class CascadeScreener(Screener):
     with probability 0 and no candidates: nothing in the blocklist was close enough to score.
 
     `threshold=None` takes the bundle's selected threshold; without one the gate is off and
-    this is exactly a `Screener`.
+    this is exactly a `Screener`. The gate version is always the one the bundle's threshold was
+    selected for (`bundle_gate`; the current `GATE_NAME` when it has none).
     """
 
     def __init__(self, bundle: Bundle, threshold: float | None = None) -> None:
