@@ -163,7 +163,7 @@ def resolve(ref: str | None = None) -> Path:
     tag = ref if ":" in ref else f"{ref}:latest"
     try:
         stored = bentoml.models.get(tag)
-    except bentoml.exceptions.NotFound as exc:
+    except bentoml.exceptions.BentoMLException as exc:  # not in the store, or not a tag at all
         raise BundleNotFoundError(
             f"no bundle at path {ref!r} and no model {tag!r} in the BentoML store; "
             "run `recallguard build` first"
