@@ -24,6 +24,7 @@ os.environ.setdefault("BENTOML_DO_NOT_TRACK", "true")
 PLUGINS = (
     "training.screen_cli",  # recallguard screen
     "training.evaluate",  # recallguard evaluate
+    "training.gate",  # recallguard gate
     "training.train_cli",  # recallguard train / promote
     "training.blocklist_cli",  # recallguard blocklist / catalog
     "service.review.cli",  # recallguard export-labels / keys / takedowns

@@ -6,13 +6,18 @@ its threshold is learnt from the validation split (every listing the full pipeli
 review or block) and then checked on the test split, where misses must be zero. The splits,
 attacks and benign listings are regenerated exactly as the build made them (`make_examples`
 with the bundle's recorded build config), so a bundle built before the gate existed can be
-given a gate threshold after the fact.
+given a gate threshold after the fact, and a bundle whose gate is an older version (`recallguard
+gate`) can be re-gated without retraining: the copy keeps its encoder, index, classifier and
+thresholds, so every listing the gate sends on gets the same verdict.
 """
 
 from __future__ import annotations
 
-import json
+import argparse
 from collections.abc import Sequence
+from dataclasses import replace
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -69,17 +74,73 @@ def fit_bundle_gate(
     )
 
 
-def main() -> None:  # pragma: no cover - a manual helper: python -m training.gate BUNDLE
-    import sys
-    from pathlib import Path
+def build_record_problem(bundle: Bundle) -> str | None:
+    """Why a bundle cannot be re-gated (it records no build to regenerate), or None."""
+    if not bundle.config.training.get("config"):
+        kind = bundle.config.training.get("kind", "unknown")
+        return (
+            f"bundle {bundle.config.version} records no build config (made by {kind!r}); the "
+            "gate is selected on the build's own attacked validation listings"
+        )
+    return None
 
+
+def regate(bundle: Bundle, benign: Sequence[Listing], margin: float = DEFAULT_MARGIN) -> Bundle:
+    """A copy of `bundle` with the gate re-selected by this code's version (`cascade.GATE_NAME`).
+
+    Everything else is the bundle's own (encoder, index, classifier, thresholds). The copy gets
+    a new version (a fresh UTC stamp, the same data hash), so verdicts say which one decided.
+    `benign`: the benign listings the bundle was built from (`fit_bundle_gate`).
+
+    :raises ValueError: the bundle records no build config (`build_record_problem`).
+    """
+    problem = build_record_problem(bundle)
+    if problem:
+        raise ValueError(problem)
+    fit = fit_bundle_gate(bundle, benign, margin=margin)
+    stamp = datetime.now(UTC).strftime("%Y%m%d%H%M%S")
+    data_hash = bundle.config.version.rsplit("-", 1)[-1]
+    config = replace(bundle.config, version=f"{stamp}-{data_hash}", cascade=fit.to_config())
+    return replace(bundle, config=config)
+
+
+def cmd_gate(args: argparse.Namespace) -> int:
+    from model.runtime import registry
     from training.loaders import load_amazon_listings
 
-    bundle = Bundle.load(Path(sys.argv[1]))
-    n = int(bundle.config.metrics.get("counts", {}).get("benign_listings", 10_000))
-    fit = fit_bundle_gate(bundle, load_amazon_listings()[:n])
-    print(json.dumps(fit.to_config(), indent=2))
+    bundle = Bundle.load(registry.resolve(args.model))
+    problem = build_record_problem(bundle)
+    if problem:
+        raise ValueError(problem)
+    n = int(bundle.config.metrics.get("counts", {}).get("benign_listings", 0))
+    gated = regate(bundle, load_amazon_listings()[:n] if n else load_amazon_listings())
+    before = bundle.config.cascade or {}
+    after = gated.config.cascade
+    print(
+        f"bundle {bundle.config.version} (gate {before.get('gate', 'none')}) -> "
+        f"{gated.config.version} (gate {after['gate']}, threshold {after['threshold']:.4f}; "
+        f"test split: {after['test_missed']} of {after['test_reviewed']} escalated listings "
+        f"cleared, {after['test_benign_cleared_fraction']:.1%} of benign ones)"
+    )
+    if args.out is not None:
+        gated.save(args.out)
+        print(f"saved to {args.out}")
+    if not args.no_register:
+        print(f"registered as {registry.register(gated)}")
+    return 0
 
 
-if __name__ == "__main__":  # pragma: no cover
-    main()
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "gate",
+        help="re-select a bundle's cascade gate for this code's gate version (no retraining)",
+        description=(
+            "Regenerates the bundle's validation and test listings from its build config, "
+            "screens them with the full pipeline and selects the gate threshold, then writes a "
+            "copy with a new version. Decisions of the listings the gate sends on are unchanged."
+        ),
+    )
+    p.add_argument("--model", default=None, help="bundle folder or store tag (default: latest)")
+    p.add_argument("--out", type=Path, default=None, help="also write the bundle folder here")
+    p.add_argument("--no-register", action="store_true", help="do not add it to the BentoML store")
+    p.set_defaults(func=cmd_gate)
