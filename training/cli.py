@@ -13,8 +13,12 @@ import subprocess
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from model.settings import Settings
+
+if TYPE_CHECKING:  # the bundle pulls in torch: only when a command runs
+    from model.matching.bundle import Bundle
 
 # Defaults for the libraries (not RecallGuard settings): offline model loading, no telemetry.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -60,12 +64,19 @@ def cmd_build(args: argparse.Namespace) -> int:
         f"{report['block_precision']:.4f}, recall {report['block_recall']:.4f}); "
         f"review >= {t.review:.4f} (recall {report['review_recall']:.4f})"
     )
-    if args.out is not None:
-        bundle.save(args.out)
-        print(f"saved to {args.out}")
-    if not args.no_register:
-        print(f"registered as {registry.register(bundle)}")
+    save_and_register(bundle, args.out, register=not args.no_register)
     return 0
+
+
+def save_and_register(bundle: Bundle, out: Path | None, register: bool) -> None:
+    """Write `bundle` to `out` (if given) and add it to the BentoML store (if `register`)."""
+    from model.runtime import registry
+
+    if out is not None:
+        bundle.save(out)
+        print(f"saved to {out}")
+    if register:
+        print(f"registered as {registry.register(bundle)}")
 
 
 def cmd_serve(args: argparse.Namespace) -> int:

@@ -106,6 +106,7 @@ def regate(bundle: Bundle, benign: Sequence[Listing], margin: float = DEFAULT_MA
 
 def cmd_gate(args: argparse.Namespace) -> int:
     from model.runtime import registry
+    from training.cli import save_and_register
     from training.loaders import load_amazon_listings
 
     bundle = Bundle.load(registry.resolve(args.model))
@@ -122,11 +123,7 @@ def cmd_gate(args: argparse.Namespace) -> int:
         f"test split: {after['test_missed']} of {after['test_reviewed']} escalated listings "
         f"cleared, {after['test_benign_cleared_fraction']:.1%} of benign ones)"
     )
-    if args.out is not None:
-        gated.save(args.out)
-        print(f"saved to {args.out}")
-    if not args.no_register:
-        print(f"registered as {registry.register(gated)}")
+    save_and_register(gated, args.out, register=not args.no_register)
     return 0
 
 
