@@ -110,9 +110,6 @@ def cmd_gate(args: argparse.Namespace) -> int:
     from training.loaders import load_amazon_listings
 
     bundle = Bundle.load(registry.resolve(args.model))
-    problem = build_record_problem(bundle)
-    if problem:
-        raise ValueError(problem)
     n = int(bundle.config.metrics.get("counts", {}).get("benign_listings", 0))
     gated = regate(bundle, load_amazon_listings()[:n] if n else load_amazon_listings())
     before = bundle.config.cascade or {}
