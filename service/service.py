@@ -27,7 +27,7 @@ from model.runtime.microbatch import MicroBatcher
 from model.runtime.registry import declared_tag
 from model.schema import Listing
 from model.settings import Settings, SettingsError
-from service import metrics
+from service import log_filters, metrics
 from service.admin_api import create_admin_app
 from service.edge import Edge
 from service.live_screening import LiveScreening
@@ -36,6 +36,7 @@ from service.schemas import MAX_BATCH, ListingIn, VerdictOut, verdict_out
 from service.worker import bundle_path, open_keys, open_live_screening, open_review
 
 log = logging.getLogger("recallguard")
+log_filters.install()  # a client's bad request is a WARNING line, not an ERROR with its input
 # Generous for batch work: 12 concurrent 256-listing /screen_batch calls are ~3,000 listings,
 # seconds on a quiet 2-core machine, tens of seconds on a busy one.
 REQUEST_TIMEOUT_S = 60

@@ -85,8 +85,15 @@ def test_bentoml_serve_screens_a_listing(tiny_bundle_path: Path, tmp_path: Path)
             httpx.post(f"{base}/screen", json={"listing": {"title": ""}}, timeout=30).status_code
             == 400
         )
+        # A body the pydantic model rejects: a 400 for the caller, one WARNING line in the log,
+        # and none of the seller's text (service/log_filters.py).
+        hostile = {"listing": {"title": "\u200b", "description": "<b>SELLER-MARKER</b>"}}
+        assert httpx.post(f"{base}/screen", json=hostile, timeout=30).status_code == 400
     finally:
         stop(proc)
+    logged = proc.stdout.read().decode(errors="replace") if proc.stdout else ""
+    assert "POST /screen: request refused with 400" in logged, logged
+    assert "SELLER-MARKER" not in logged and "Traceback" not in logged, logged
 
 
 def _serve(port: int, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
