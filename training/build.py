@@ -195,6 +195,11 @@ class Prepared:
     found: list[CandidateSet]
 
 
+def build_version(data_hash: str) -> str:
+    """A built bundle's version: ``<UTC stamp>-<first 8 of the data hash>``."""
+    return f"{datetime.now(UTC).strftime('%Y%m%d%H%M%S')}-{data_hash[:8]}"
+
+
 def prepare(
     entries: Sequence[BlocklistEntry],
     benign: Sequence[Listing],
@@ -282,7 +287,6 @@ def build_bundle(
         np.asarray([examples[i].entry_id is None for i in test]),
     )
     fingerprint = data_fingerprint(entries, benign)
-    stamp = datetime.now(UTC).strftime("%Y%m%d%H%M%S")
     metrics = {
         "validation": {k: v for k, v in asdict(report).items() if k != "thresholds"},
         "dev_tuning": dev_report,
@@ -294,7 +298,7 @@ def build_bundle(
         },
     }
     bundle_config = BundleConfig(
-        version=f"{stamp}-{fingerprint[:8]}",
+        version=build_version(fingerprint),
         thresholds=report.thresholds,
         encoder_name=config.encoder,
         search_k=config.search_k,

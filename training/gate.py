@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 from dataclasses import replace
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +26,7 @@ from model.matching.cascade import DEFAULT_MARGIN, GateFit, LexicalGate, fit_gat
 from model.matching.screener import Screener
 from model.matching.views import ListingView
 from model.schema import Listing
-from training.build import BuildConfig, make_examples
+from training.build import BuildConfig, build_version, make_examples
 
 
 def build_config_of(bundle: Bundle) -> BuildConfig:
@@ -74,17 +73,6 @@ def fit_bundle_gate(
     )
 
 
-def build_record_problem(bundle: Bundle) -> str | None:
-    """Why a bundle cannot be re-gated (it records no build to regenerate), or None."""
-    if not bundle.config.training.get("config"):
-        kind = bundle.config.training.get("kind", "unknown")
-        return (
-            f"bundle {bundle.config.version} records no build config (made by {kind!r}); the "
-            "gate is selected on the build's own attacked validation listings"
-        )
-    return None
-
-
 def regate(bundle: Bundle, benign: Sequence[Listing], margin: float = DEFAULT_MARGIN) -> Bundle:
     """A copy of `bundle` with the gate re-selected by this code's version (`cascade.GATE_NAME`).
 
@@ -92,16 +80,17 @@ def regate(bundle: Bundle, benign: Sequence[Listing], margin: float = DEFAULT_MA
     a new version (a fresh UTC stamp, the same data hash), so verdicts say which one decided.
     `benign`: the benign listings the bundle was built from (`fit_bundle_gate`).
 
-    :raises ValueError: the bundle records no build config (`build_record_problem`).
+    :raises ValueError: the bundle records no build config (a retrained bundle).
     """
-    problem = build_record_problem(bundle)
-    if problem:
-        raise ValueError(problem)
+    if not bundle.config.training.get("config"):
+        kind = bundle.config.training.get("kind", "unknown")
+        raise ValueError(
+            f"bundle {bundle.config.version} records no build config (made by {kind!r}); the "
+            "gate is selected on the build's own attacked validation listings"
+        )
     fit = fit_bundle_gate(bundle, benign, margin=margin)
-    stamp = datetime.now(UTC).strftime("%Y%m%d%H%M%S")
-    data_hash = bundle.config.version.rsplit("-", 1)[-1]
-    config = replace(bundle.config, version=f"{stamp}-{data_hash}", cascade=fit.to_config())
-    return replace(bundle, config=config)
+    version = build_version(bundle.config.version.rsplit("-", 1)[-1])
+    return replace(bundle, config=replace(bundle.config, version=version, cascade=fit.to_config()))
 
 
 def cmd_gate(args: argparse.Namespace) -> int:
@@ -111,7 +100,7 @@ def cmd_gate(args: argparse.Namespace) -> int:
 
     bundle = Bundle.load(registry.resolve(args.model))
     n = int(bundle.config.metrics.get("counts", {}).get("benign_listings", 0))
-    gated = regate(bundle, load_amazon_listings()[:n] if n else load_amazon_listings())
+    gated = regate(bundle, load_amazon_listings()[: n or None])
     before = bundle.config.cascade or {}
     after = gated.config.cascade
     print(
