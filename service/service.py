@@ -31,6 +31,7 @@ from service import log_filters, metrics
 from service.admin_api import create_admin_app
 from service.edge import Edge
 from service.live_screening import LiveScreening
+from service.openapi_errors import DocumentedErrors
 from service.review import ReviewQueue, create_review_app
 from service.schemas import MAX_BATCH, ListingIn, VerdictOut, verdict_out
 from service.worker import bundle_path, open_keys, open_live_screening, open_review
@@ -257,3 +258,5 @@ class RecallGuard:
 RecallGuard.add_asgi_middleware(  # type: ignore[attr-defined]
     Edge, get_keys=lambda: bentoml.get_current_service().keys
 )
+# /docs.json lists the error answers above (413, 415, 503; 401, 403, 429 with screen keys).
+RecallGuard.add_asgi_middleware(DocumentedErrors)  # type: ignore[attr-defined]
