@@ -91,8 +91,10 @@ def test_promotion_gate(
 
     assert main(["models"]) == 0
     listing = capsys.readouterr().out
-    assert re.search(rf"^\* {re.escape(worse_tag)} .*recall@p=", listing, re.M)
-    assert re.search(rf"^  {re.escape(base_tag)} ", listing, re.M)
+    assert re.search(rf"^\* {re.escape(worse_tag)} .*recall@p=.* gate=none ", listing, re.M)
+    # The tiny build's gate, as the bundle carries it.
+    gate = "{gate}@{threshold:.4f}".format(**tiny_bundle.config.cascade)
+    assert re.search(rf"^  {re.escape(base_tag)} .* gate={re.escape(gate)} ", listing, re.M)
 
     # Going back to the better bundle passes the gate without --force.
     assert main(["promote", base_tag, "--valid", str(valid_file)]) == 0

@@ -131,9 +131,10 @@ def cmd_models(args: argparse.Namespace) -> int:
         ]
         mark = "* " if row.get("promoted") else "  "
         base = f"  base={meta['base_model']}" if meta.get("base_model") else ""
+        gate = f"  gate={meta['gate']}" if meta.get("gate") else ""  # not recorded before
         print(
             f"{mark}{row['tag']}  created {row['created'][:19]}  block>={t.get('block')}  "
-            f"review>={t.get('review')}  {' '.join(shown)}{base}  labels={row['labels']}"
+            f"review>={t.get('review')}  {' '.join(shown)}{gate}{base}  labels={row['labels']}"
         )
     if rows:
         print("* = promoted (served by `recallguard serve`); without one, the newest is served")

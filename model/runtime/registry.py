@@ -21,6 +21,7 @@ from typing import Any
 import bentoml
 
 from model.matching.bundle import Bundle
+from model.matching.cascade import bundle_gate
 from model.settings import Settings
 
 MODEL_NAME = "recallguard"
@@ -44,6 +45,16 @@ def _flat_metrics(metrics: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     return out
 
 
+def gate_label(bundle: Bundle) -> str:
+    """The cascade gate a bundle screens with, as `recallguard models` shows it.
+
+    Its version and threshold ("char3-tfidf-v2@0.2651"), or "none": every listing then gets the
+    full pipeline (a retrained bundle, README "Retraining").
+    """
+    found = bundle_gate(bundle)
+    return f"{found[0]}@{found[1]:.4f}" if found else "none"
+
+
 def register(bundle: Bundle, labels: dict[str, str] | None = None) -> str:
     """Save the bundle into the BentoML model store; returns the tag."""
     config = bundle.config
@@ -53,6 +64,7 @@ def register(bundle: Bundle, labels: dict[str, str] | None = None) -> str:
         "thresholds": {"block": config.thresholds.block, "review": config.thresholds.review},
         "metrics": _flat_metrics(config.metrics),
         "data_sha256": config.training.get("data_sha256", ""),
+        "gate": gate_label(bundle),
     }
     if config.training.get("kind") == "retrain":
         metadata["base_model"] = config.training.get("base_model", "")
