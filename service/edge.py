@@ -219,7 +219,7 @@ class _ErrorShape:
             if k.lower() not in (b"content-length", b"content-type")
         ]
         if status == 503 and not any(k.lower() == b"retry-after" for k, _ in headers):
-            # BentoML's own 503s (still loading, over max_concurrency) say neither why nor when
+            # BentoML's own 503s (a worker still loading) say neither why nor when
             headers.append((b"retry-after", RETRY_AFTER_503.encode()))
             if b"unexpected error" in body:
                 body = json.dumps({"error": BUSY, "detail": BUSY}).encode()

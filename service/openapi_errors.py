@@ -1,15 +1,17 @@
 """The API's own error answers, added to the OpenAPI spec BentoML generates (``/docs.json``).
 
-BentoML documents 400, 404 and 500 for every API. The service also answers, in the same
-``{"error", "detail"}`` shape (`service.edge`):
+BentoML documents 400, 404 and 500 for every API. The service also answers:
 
-- 413 on a body over ``RECALLGUARD_MAX_BODY_BYTES``, 415 on a POST that is not JSON, and 503
-  while the bundle loads or when ``/screen_batch``'s queue could not finish a call in time
-  (with ``Retry-After``), on every API route;
-- 401, 403 and 429 (with ``Retry-After``) on the screening routes when screen keys are required
-  (``RECALLGUARD_REQUIRE_SCREEN_KEY``, `service.auth`).
+- on every API route, in the ``{"error", "detail"}`` shape (`service.edge`): 413 on a body over
+  ``RECALLGUARD_MAX_BODY_BYTES``, 415 on a POST that is not JSON, and 503 while the bundle loads
+  or when ``/screen_batch``'s queue could not finish a call in time (with ``Retry-After``);
+- on the screening routes when screen keys are required (``RECALLGUARD_REQUIRE_SCREEN_KEY``,
+  `service.auth`), in that shape: 401, 403, and 429 with ``Retry-After``;
+- on every API route, from BentoML's own traffic control in front of the edge, with ``error``
+  only: 429 over ``max_concurrency`` (128 calls in flight) and 504 past the request timeout.
 
-A client generated from the spec then knows every status it can meet, and which carry
+So the documented schema requires ``error`` and describes ``detail`` as usually present. A
+client generated from the spec then knows every status it can meet, and which may carry
 ``Retry-After``.
 """
 
@@ -45,15 +47,17 @@ ERRORS: dict[int, tuple[str, dict[str, Any], frozenset[str]]] = {
     ),
     415: ("The body is not application/json.", {}, API_ROUTES),
     429: (
-        "Too many failed keys from this client; refused for a while.",
+        "Too many calls in flight (BentoML's max_concurrency, on every API route), or, with screen "
+        "keys required, too many failed keys from this client (then with Retry-After).",
         _RETRY_AFTER,
-        SCREEN_ROUTES,
+        API_ROUTES,
     ),
     503: (
         "The bundle is still loading, or the batch queue could not finish the call in time.",
         _RETRY_AFTER,
         API_ROUTES,
     ),
+    504: ("The call did not finish within the request timeout (60 s).", {}, API_ROUTES),
 }
 
 
@@ -66,12 +70,13 @@ def document_errors(spec: dict[str, Any]) -> dict[str, Any]:
     schemas[SCHEMA] = {
         "title": SCHEMA,
         "type": "object",
-        "description": "Every error answer of the API: a message and its detail.",
+        "description": "An error answer of the API: a message and, except for BentoML's own "
+        "429 and 504, its detail.",
         "properties": {
             "error": {"title": "Message", "type": "string"},
             "detail": {"title": "Error Detail", "type": "string"},
         },
-        "required": ["error", "detail"],
+        "required": ["error"],
     }
     ref = {"$ref": f"#/components/schemas/{SCHEMA}"}
     for path, item in spec.get("paths", {}).items():
@@ -79,8 +84,9 @@ def document_errors(spec: dict[str, Any]) -> dict[str, Any]:
             if not isinstance(operation, dict) or "responses" not in operation:
                 continue
             responses = operation["responses"]
+            documented = {str(k) for k in responses}  # int keys before a JSON round trip
             for status, (description, headers, routes) in ERRORS.items():
-                if path not in routes or str(status) in responses:
+                if path not in routes or str(status) in documented:
                     continue
                 answer: dict[str, Any] = {
                     "description": description,
@@ -93,7 +99,12 @@ def document_errors(spec: dict[str, Any]) -> dict[str, Any]:
 
 
 class DocumentedErrors:
-    """ASGI middleware: ``GET /docs.json`` answered with `document_errors` applied."""
+    """ASGI middleware: the answer to ``/docs.json`` (that path exactly) with `document_errors`
+    applied.
+
+    The spec's whole body is buffered (tens of KB) and sent again with its new length; a non-200
+    answer passes through unchanged, and every other path is not touched.
+    """
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app

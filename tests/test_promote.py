@@ -91,10 +91,10 @@ def test_promotion_gate(
 
     assert main(["models"]) == 0
     listing = capsys.readouterr().out
-    assert re.search(rf"^\* {re.escape(worse_tag)} .*recall@p=.* gate=none ", listing, re.M)
+    assert re.search(rf"^\* {re.escape(worse_tag)} .*recall@p=.* cascade=none ", listing, re.M)
     # The tiny build's gate, as the bundle carries it.
     gate = "{gate}@{threshold:.4f}".format(**tiny_bundle.config.cascade)
-    assert re.search(rf"^  {re.escape(base_tag)} .* gate={re.escape(gate)} ", listing, re.M)
+    assert re.search(rf"^  {re.escape(base_tag)} .* cascade={re.escape(gate)} ", listing, re.M)
 
     # Going back to the better bundle passes the gate without --force.
     assert main(["promote", base_tag, "--valid", str(valid_file)]) == 0
@@ -108,3 +108,16 @@ def test_promote_unknown_tag_is_a_clear_error(
     assert main(["promote", "recallguard:does-not-exist"]) == 2
     err = capsys.readouterr().err
     assert "no bundle 'recallguard:does-not-exist'" in err and "Traceback" not in err
+
+
+def test_models_shows_a_gate_version_this_code_would_not_use_as_none(tiny_bundle: Bundle) -> None:
+    recorded = registry.gate_label(tiny_bundle)
+    assert recorded.startswith(f"{tiny_bundle.config.cascade['gate']}@")
+    assert registry.shown_gate(recorded) == recorded
+    assert registry.shown_gate("none") == "none"
+    # A version dropped from cascade.GATE_TEXTS is screened ungated (cascade.bundle_gate).
+    old = replace(
+        tiny_bundle, config=replace(tiny_bundle.config, cascade={"gate": "x-v0", "threshold": 0.3})
+    )
+    assert registry.gate_label(old) == "none"
+    assert registry.shown_gate("x-v0@0.3000") == "none (x-v0@0.3000 unknown)"

@@ -131,7 +131,8 @@ def cmd_models(args: argparse.Namespace) -> int:
         ]
         mark = "* " if row.get("promoted") else "  "
         base = f"  base={meta['base_model']}" if meta.get("base_model") else ""
-        gate = f"  gate={meta['gate']}" if meta.get("gate") else ""  # not recorded before
+        # Recorded since 2026-11-30; older registrations show none.
+        gate = f"  cascade={registry.shown_gate(meta['gate'])}" if meta.get("gate") else ""
         print(
             f"{mark}{row['tag']}  created {row['created'][:19]}  block>={t.get('block')}  "
             f"review>={t.get('review')}  {' '.join(shown)}{gate}{base}  labels={row['labels']}"

@@ -29,7 +29,7 @@ def _summary(result: Any) -> str:
         f"{v['recall_at_precision_target']:.4f}; ECE {v['ece']:.4f}; reach {v['reach']}",
         f"  classifier rows: {result.rows['rows']} ({result.rows['positive_rows']} positive)",
         # README, Retraining: why a retrained bundle carries no gate.
-        "  cascade gate: none (every listing gets the full pipeline: same decisions, slower)",
+        "  cascade gate: none (every listing gets the full pipeline, slower than a gated bundle)",
     ]
     if result.finetune:
         f = result.finetune

@@ -21,7 +21,7 @@ from typing import Any
 import bentoml
 
 from model.matching.bundle import Bundle
-from model.matching.cascade import bundle_gate
+from model.matching.cascade import GATE_TEXTS, bundle_gate
 from model.settings import Settings
 
 MODEL_NAME = "recallguard"
@@ -46,13 +46,23 @@ def _flat_metrics(metrics: dict[str, Any], prefix: str = "") -> dict[str, Any]:
 
 
 def gate_label(bundle: Bundle) -> str:
-    """The cascade gate a bundle screens with, as `recallguard models` shows it.
+    """The cascade gate a bundle screens with, as the store records it at registration.
 
     Its version and threshold ("char3-tfidf-v2@0.2651"), or "none": every listing then gets the
-    full pipeline (a retrained bundle, README "Retraining").
+    full pipeline (a retrained bundle, README "Retraining"). `shown_gate` reads it back.
     """
     found = bundle_gate(bundle)
     return f"{found[0]}@{found[1]:.4f}" if found else "none"
+
+
+def shown_gate(label: str) -> str:
+    """A recorded `gate_label` as this code would serve it.
+
+    A gate version this code does not know is not used (`cascade.bundle_gate`): it reads
+    "none (<label> unknown)".
+    """
+    name = label.split("@", 1)[0]
+    return label if name == "none" or name in GATE_TEXTS else f"none ({label} unknown)"
 
 
 def register(bundle: Bundle, labels: dict[str, str] | None = None) -> str:
