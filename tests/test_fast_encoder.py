@@ -15,9 +15,10 @@ import numpy as np
 import pytest
 
 from model.matching.bundle import Bundle
-from model.matching.cascade import CascadeScreener, LexicalGate, fit_gate, make_screener
+from model.matching.cascade import CascadeScreener, LexicalGate, make_screener
 from model.matching.encoder import SentenceTransformerEncoder, _ModelLayout
 from model.matching.fast_encoder import MAX_SEQ_TOKENS
+from model.matching.gate_selection import fit_gate
 from model.matching.screener import Screener
 from model.matching.verdict import Verdict
 from model.matching.views import ListingView

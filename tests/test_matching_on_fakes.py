@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, replace
+from types import SimpleNamespace
+from typing import Any
 
 import numpy as np
 import pytest
@@ -12,10 +14,11 @@ from rapidfuzz import fuzz
 
 from model.matching import cascade
 from model.matching.candidates import CandidateSearch, embedded_text
-from model.matching.cascade import LexicalGate
+from model.matching.cascade import LexicalGate, bundle_gate_words
 from model.matching.encoder import Encoder
 from model.matching.features import FEATURE_NAMES, candidate_features
 from model.matching.fuzzy import FUZZY_SCORES, PAIRS_PER_WORKER, fuzzy_scores
+from model.matching.gate_selection import common_brand_words, fit_gate, select_stoplist
 from model.matching.index import BlocklistIndex
 from model.matching.verdict import Evidence
 from model.matching.views import ListingView
@@ -146,14 +149,69 @@ def test_gate_v2_scores_what_the_encoder_embeds_so_padding_does_not_dilute_it(
     once = Listing(title="Magnetic Building Tiles Set kids toy gift idea")
     [v_padded, v_once] = [ListingView.of(x) for x in (padded, once)]
     v1 = LexicalGate(index, name="char3-tfidf-v1")
-    v2 = LexicalGate(index)
-    assert v2.name == cascade.GATE_NAME == "char3-tfidf-v2"
+    v2 = LexicalGate(index, name="char3-tfidf-v2")
+    assert cascade.GATE_TEXTS[cascade.GATE_NAME] is embedded_text  # v3 scores the same text
     assert v2.texts([v_padded]) == [embedded_text(v_padded)] == [v_once.text]
     [s1] = v1.scores(v1.texts([v_padded]))
     [s2, s_once] = v2.scores(v2.texts([v_padded, v_once]))
     assert s2 == s_once and s2 > s1 + 0.05, (s1, s2)
     with pytest.raises(ValueError, match="unknown gate 'char3-tfidf-v9'"):
         LexicalGate(index, name="char3-tfidf-v9")
+
+
+def _views(index: BlocklistIndex, titles: list[str]) -> list[ListingView]:
+    return [ListingView.of(Listing(title=t), index.by_identifier) for t in titles]
+
+
+def test_gate_v3_stoplist_is_selected_on_validation_only_where_it_clears_more(
+    fake_encoder: HashingEncoder,
+) -> None:
+    """A brand word common in training benign listings stops being evidence that keeps a
+    listing from the gate, but only if that clears more benign validation listings at the
+    stoplist's own zero-miss threshold."""
+    index = BlocklistIndex.from_entries(ENTRIES, fake_encoder)
+    gate = LexicalGate(index, name="char3-tfidf-v3")
+    assert "funkee" in gate.brands  # a rare brand word of the blocklist
+    train = _views(index, ["Funkee party hats", "garden hose reel"] + ["wall clock"] * 8)
+    assert common_brand_words(gate, train, 0.1) == {"funkee"}  # 1 listing of 10
+    assert common_brand_words(gate, train, 0.11) == frozenset()
+    [hats] = _views(index, ["Funkee party hats"])
+    assert (
+        gate.specific_hits([hats])[0] and not gate.stoplisted({"funkee"}).specific_hits([hats])[0]
+    )
+    with pytest.raises(ValueError, match="takes no stoplist"):
+        LexicalGate(index, name="char3-tfidf-v2", common={"funkee"})
+    # The escalated listing scores 1.0, the funkee one 0.62 and the garden one 0.33 (checked):
+    # with the stoplist both benign listings are cleared, without it only the garden one.
+    valid = _views(index, ["magnetic building tiles set", "Funkee party hats", "garden hose reel"])
+    reach, benign = np.array([True, False, False]), np.array([False, True, True])
+    assert select_stoplist(gate, train, valid, reach, benign) == ({"funkee"}, 0.02)
+    # An escalated funkee listing scoring 0.53 would pin the stoplist's threshold at 0.48, under
+    # the benign "magnetic toy" (0.54) that the gate clears without it: no stoplist then.
+    valid += _views(index, ["Funkee birthday gift bag for children party", "magnetic toy"])
+    reach, benign = np.append(reach, [True, False]), np.append(benign, [False, True])
+    assert select_stoplist(gate, train, valid, reach, benign) == (frozenset(), None)
+    fit = fit_gate(gate, valid[:3], reach[:3], valid, reach, benign, valid_benign=benign[:3],
+                   train_benign=train)  # fmt: skip
+    assert fit.to_config()["common_brand_words"] == ["funkee"] and fit.common_share == 0.02
+    assert fit.test.missed == 1  # the escalated funkee listing of the second set: 0.53 < 0.9
+    # Versions without a stoplist store none, whatever they are given.
+    v2 = fit_gate(LexicalGate(index, name="char3-tfidf-v2"), valid[:3], reach[:3], valid, reach,
+                  benign, valid_benign=benign[:3], train_benign=train)  # fmt: skip
+    assert "common_brand_words" not in v2.to_config() and v2.common == ()
+
+
+def test_a_bundle_gate_stoplist_is_read_only_for_its_own_version() -> None:
+    def bundle(**cascade_config: object) -> Any:
+        return SimpleNamespace(config=SimpleNamespace(cascade=cascade_config))
+
+    words = {"common_brand_words": ["disney", "super"]}
+    assert bundle_gate_words(bundle(gate="char3-tfidf-v3", threshold=0.3, **words)) == {
+        "disney",
+        "super",
+    }
+    assert bundle_gate_words(bundle(gate="char3-tfidf-v2", threshold=0.3, **words)) == set()
+    assert bundle_gate_words(bundle()) == set()
 
 
 def test_verdict_to_dict_is_asdict_written_out() -> None:

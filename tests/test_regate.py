@@ -10,6 +10,7 @@ import pytest
 
 from model.matching.bundle import Bundle
 from model.matching.cascade import GATE_NAME, GateStage, make_screener
+from model.matching.gate_selection import COMMON_SHARES
 from model.matching.screener import Screener
 from model.schema import BlocklistEntry, Listing
 from training.cli import main
@@ -34,6 +35,11 @@ def test_regate_selects_the_current_gate_and_keeps_the_model(
     assert (new.encoder, new.index, new.classifier) == (old.encoder, old.index, old.classifier)
     screener = make_screener(new)
     assert isinstance(screener.gate, GateStage) and screener.gate.name == GATE_NAME
+    # The stoplist selected with the threshold is stored with it and is the one screening uses;
+    # the build selects the same way.
+    assert cascade["common_share"] in (None, *COMMON_SHARES)
+    assert cascade["common_brand_words"] == sorted(screener.gate.gate.common)
+    assert set(tiny_bundle.config.cascade) == set(cascade)
     assert old.config.cascade["gate"] == "char3-tfidf-v1"  # the original is left alone
 
 

@@ -21,9 +21,10 @@ from tqdm.auto import tqdm
 
 from model.matching.bundle import Bundle, BundleConfig
 from model.matching.candidates import CandidateSearch, CandidateSet, candidate_probabilities
-from model.matching.cascade import LexicalGate, fit_gate
+from model.matching.cascade import LexicalGate
 from model.matching.classifier import MatchClassifier
 from model.matching.encoder import DEFAULT_MODEL, Encoder, SentenceTransformerEncoder
+from model.matching.gate_selection import fit_gate
 from model.matching.index import BlocklistIndex
 from model.matching.rules import REVIEW_FLOOR
 from model.matching.thresholds import choose_thresholds
@@ -285,6 +286,9 @@ def build_bundle(
         [found[i].view for i in test],
         test_scores >= report.thresholds.review,
         np.asarray([examples[i].entry_id is None for i in test]),
+        valid_benign=np.asarray([examples[i].entry_id is None for i in valid]),
+        # Real marketplace listings only: the stoplist is of words common where sellers write.
+        train_benign=[found[i].view for i in by_split["train"] if examples[i].tactic == "benign"],
     )
     fingerprint = data_fingerprint(entries, benign)
     metrics = {

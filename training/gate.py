@@ -22,7 +22,8 @@ from typing import Any
 import numpy as np
 
 from model.matching.bundle import Bundle
-from model.matching.cascade import DEFAULT_MARGIN, GateFit, LexicalGate, fit_gate
+from model.matching.cascade import DEFAULT_MARGIN, LexicalGate
+from model.matching.gate_selection import GateFit, fit_gate
 from model.matching.screener import Screener
 from model.matching.views import ListingView
 from model.schema import Listing
@@ -47,12 +48,14 @@ def fit_bundle_gate(
     # Deliberately the ungated pipeline: the gate is calibrated against what it would skip.
     screener = Screener(bundle)
     by_split: dict[str, list[Listing]] = {"valid": [], "test": []}
-    benign_test: list[bool] = []
+    is_benign: dict[str, list[bool]] = {"valid": [], "test": []}
+    train_benign: list[Listing] = []  # real listings only, for the stoplist (as the build)
     for ex in examples:
         if ex.split in by_split:
             by_split[ex.split].append(ex.listing)
-            if ex.split == "test":
-                benign_test.append(ex.entry_id is None)
+            is_benign[ex.split].append(ex.entry_id is None)
+        elif ex.tactic == "benign":
+            train_benign.append(ex.listing)
     reach: dict[str, np.ndarray] = {}
     views: dict[str, list[ListingView]] = {}
     for split, listings in by_split.items():
@@ -68,8 +71,10 @@ def fit_bundle_gate(
         reach["valid"],
         views["test"],
         reach["test"],
-        np.asarray(benign_test, dtype=bool),
+        np.asarray(is_benign["test"], dtype=bool),
         margin,
+        valid_benign=np.asarray(is_benign["valid"], dtype=bool),
+        train_benign=[ListingView.of(x, bundle.index.by_identifier) for x in train_benign],
     )
 
 
