@@ -64,7 +64,7 @@ def fit_bundle_gate(
             verdicts = screener.screen(listings[start : start + batch])
             decisions.extend(v.decision != "allow" for v in verdicts)
         reach[split] = np.asarray(decisions, dtype=bool)
-        views[split] = [ListingView.of(x, bundle.index.by_identifier) for x in listings]
+        views[split] = screener.search.prepare(listings)
     return fit_gate(
         LexicalGate(bundle.index),
         views["valid"],
@@ -74,7 +74,7 @@ def fit_bundle_gate(
         np.asarray(is_benign["test"], dtype=bool),
         margin,
         valid_benign=np.asarray(is_benign["valid"], dtype=bool),
-        train_benign=[ListingView.of(x, bundle.index.by_identifier) for x in train_benign],
+        train_benign=screener.search.prepare(train_benign),
     )
 
 

@@ -78,8 +78,6 @@ class LexicalGate:
         """
         if name not in GATE_TEXTS:
             raise ValueError(f"unknown gate {name!r}; expected one of {sorted(GATE_TEXTS)}")
-        if common and name not in STOPLISTED:
-            raise ValueError(f"gate {name!r} takes no stoplist")
         self.name = name
         self._text = GATE_TEXTS[name]
         self.index = index
@@ -88,8 +86,7 @@ class LexicalGate:
             if brands is not None
             else rare_brands(index.entries, TermWeights.from_entries(index.entries))
         )
-        self.common = frozenset(common)
-        self._evidence = frozenset(self.brands) - self.common
+        self._use_stoplist(common)
         rows = [text for entry in index.entries for text in entry_texts(entry)]
         self.vectorizer = TfidfVectorizer(
             analyzer="char_wb", ngram_range=(3, 3), sublinear_tf=True, dtype=np.float32
@@ -98,13 +95,16 @@ class LexicalGate:
             self._rows_t = self.vectorizer.fit_transform(rows).T.tocsr()
         self._empty = not rows
 
-    def stoplisted(self, common: Collection[str]) -> LexicalGate:
-        """This gate with `common` as its stoplist (the fitted vectoriser shared, not copied)."""
+    def _use_stoplist(self, common: Collection[str]) -> None:
         if common and self.name not in STOPLISTED:
             raise ValueError(f"gate {self.name!r} takes no stoplist")
+        self.common = frozenset(common)
+        self._evidence = frozenset(self.brands) - self.common
+
+    def stoplisted(self, common: Collection[str]) -> LexicalGate:
+        """This gate with `common` as its stoplist (the fitted vectoriser shared, not copied)."""
         other = copy.copy(self)
-        other.common = frozenset(common)
-        other._evidence = frozenset(self.brands) - other.common
+        other._use_stoplist(common)
         return other
 
     def texts(self, views: Sequence[ListingView]) -> list[str]:
@@ -210,8 +210,7 @@ class CascadeScreener(Screener):
             threshold = selected[1]
         super().__init__(bundle, None)
         if threshold is not None:
-            common = bundle_gate_words(bundle) if selected else frozenset()
-            gate = LexicalGate(bundle.index, self.search.by_brand, name, common)
+            gate = LexicalGate(bundle.index, self.search.by_brand, name, bundle_gate_words(bundle))
             self.gate = GateStage(gate, threshold)
         self.threshold = threshold
 

@@ -147,6 +147,7 @@ def select_stoplist(
     valid_reach: np.ndarray,
     valid_benign: np.ndarray,
     margin: float = DEFAULT_MARGIN,
+    scores: np.ndarray | None = None,
 ) -> tuple[frozenset[str], float | None]:
     """(stoplist, its share) that clears the most benign validation listings.
 
@@ -155,9 +156,11 @@ def select_stoplist(
     listing it subjects to the threshold scores low: on the default bundle, 23 words (share
     0.5%) cleared 41.7% of the benign validation listings; with 48 (0.3%) an escalated listing
     scoring 0.228 lowered the threshold to 0.205, and 17.5% were cleared. Ties keep the shorter
-    list. `train_benign`: the build's training benign listings (never valid or test).
+    list. `train_benign`: the build's training benign listings (never valid or test); `scores`:
+    the gate scores of `valid_views`, when the caller has them (a stoplist does not change them).
     """
-    scores = gate.scores(gate.texts(valid_views))
+    if scores is None:
+        scores = gate.scores(gate.texts(valid_views))
     benign = np.asarray(valid_benign, bool)
     best: tuple[float, frozenset[str], float | None] = (-1.0, frozenset(), None)
     for share in (None, *COMMON_SHARES):
@@ -188,15 +191,16 @@ def fit_gate(
     selected only given `valid_benign` (which validation listings are benign) and `train_benign`
     (the build's training benign listings); without them, or for another version, none.
     """
+    valid_scores = gate.scores(gate.texts(valid_views))
     common: frozenset[str] = frozenset()
     share = None
     if gate.name in STOPLISTED and valid_benign is not None and len(train_benign):
         common, share = select_stoplist(
-            gate, train_benign, valid_views, valid_reach, valid_benign, margin
+            gate, train_benign, valid_views, valid_reach, valid_benign, margin, valid_scores
         )
         gate = gate.stoplisted(common)
     selected = select_threshold(
-        gate.scores(gate.texts(valid_views)),
+        valid_scores,
         gate.specific_hits(valid_views),
         valid_reach,
         margin,
