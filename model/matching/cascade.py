@@ -27,6 +27,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 
 from model.matching.bundle import Bundle
 from model.matching.candidates import embedded_text, rare_brands
+from model.matching.char_tfidf import TrigramTfidf
 from model.matching.index import BlocklistIndex, entry_texts
 from model.matching.screener import Screener
 from model.matching.specificity import TermWeights
@@ -93,6 +94,7 @@ class LexicalGate:
         )
         if rows:
             self._rows_t = self.vectorizer.fit_transform(rows).T.tocsr()
+            self._tfidf = TrigramTfidf(self.vectorizer)
         self._empty = not rows
 
     def _use_stoplist(self, common: Collection[str]) -> None:
@@ -115,7 +117,7 @@ class LexicalGate:
         """Best cosine of each (normalised) text to any blocklist text, in [0, 1]."""
         if self._empty or not texts:
             return np.zeros(len(texts), dtype=np.float32)
-        sims = self.vectorizer.transform(list(texts)) @ self._rows_t
+        sims = self._tfidf.transform(texts) @ self._rows_t
         # The row maxima of the dense product, a slice of rows at a time (at most
         # `_DENSE_CELLS` floats): scipy's sparse row max cost more than the product itself
         # (measured, default bundle: 8 titles 3.2 -> 1.9 ms, 256 titles 49 -> 24 ms; the same
