@@ -6,12 +6,27 @@ from __future__ import annotations
 import hashlib
 
 import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from model.matching.candidates import CandidateSearch, candidate_probabilities
-from model.matching.features import FEATURE_NAMES, candidate_features
+from model.matching.features import (
+    FEATURE_NAMES,
+    candidate_features,
+    family_match,
+    pair_features,
+)
 from model.matching.index import BlocklistIndex, entry_identifiers
 from model.matching.rules import BLOCK_CAP, REVIEW_FLOOR, RULE_EVIDENCE, apply_rules, evidence
-from model.matching.specificity import TermWeights, brand_words, distinctive, family, sibling
+from model.matching.specificity import (
+    INDEX_MIN_CODES,
+    CodeIndex,
+    TermWeights,
+    brand_words,
+    distinctive,
+    family,
+    sibling,
+)
 from model.matching.thresholds import choose_thresholds
 from model.matching.verdict import Thresholds
 from model.matching.views import EntryView, ListingView
@@ -394,3 +409,65 @@ def test_a_compound_of_two_notice_words_is_a_known_line_word() -> None:
     power_bank = BlocklistEntry("eu-A12/2", "eu", "VARMFRONT (Power bank)", brand="Ikea")
     assert col("IKEA powerbank E2037 5200mAh", power_bank, "line_word_known") == 1.0
     assert col("IKEA powerbank E2037 5200mAh", power_bank, "line_word_unexplained") == 0.0
+
+
+# Codes over a small alphabet, so that prefixes, suffixes and shared stems are common.
+_CODES = st.text(alphabet="AB12", min_size=2, max_size=9)
+
+
+@st.composite
+def _related(draw: st.DrawFn, ours: set[str]) -> set[str]:
+    """Recalled codes: strangers, and prefixes, suffixes, extensions and siblings of ours."""
+    out = set(draw(st.sets(_CODES, max_size=3)))
+    for code in draw(st.lists(st.sampled_from(sorted(ours)), max_size=4)) if ours else []:
+        k = draw(st.integers(1, len(code)))
+        extra = draw(_CODES)
+        out |= {
+            draw(st.sampled_from([code[:k], code[-k:], code + extra, extra + code])),
+            code[:-1] + draw(st.sampled_from("AB12")),
+            code[:-2] + draw(st.text(alphabet="AB12", min_size=2, max_size=2)),
+        }
+    return out
+
+
+@settings(max_examples=500, deadline=None)
+@given(ours=st.sets(_CODES, max_size=14), data=st.data())
+def test_code_index_answers_as_trying_every_pair(ours: set[str], data: st.DataObject) -> None:
+    recalled = data.draw(_related(ours))
+    index = CodeIndex.of(ours)
+    subset = data.draw(st.sets(st.sampled_from(sorted(ours)))) if ours else set()
+    for codes in (ours, subset):
+        for strict in (False, True):
+            assert index.family_match(codes, recalled, strict) == family_match(
+                codes, recalled, distinctive_only=strict
+            )
+        assert index.sibling_match(codes, recalled) == any(
+            sibling(a, b) for a in codes for b in recalled
+        )
+
+
+def test_a_listing_with_many_codes_gets_the_same_features_through_the_index() -> None:
+    # More codes than INDEX_MIN_CODES: family forms, a sibling and strangers of the recalled ones.
+    codes = ["AGE251TH", "AGE251", "BLBR202", "BLBR2019", "XBLBR201", "E008", "KYE008"]
+    codes += [f"QX{i:04d}ZR" for i in range(INDEX_MIN_CODES)]
+    view = ListingView.of(Listing(title="Helmet and bed rail " + " ".join(codes)))
+    assert len(view.identifiers) > INDEX_MIN_CODES
+    terms = TermWeights.from_entries(ENTRIES)
+    entries = [EntryView.of(e, entry_identifiers(e), terms) for e in ENTRIES]
+    cosines = [0.5 + i / 100 for i in range(len(entries))]
+    fuzzy = np.zeros((len(entries), 3))
+    indexed = candidate_features(view, entries, cosines, terms, fuzzy)  # through the index
+    best = max(cosines)
+    n_close = sum(1 for c in cosines if best - c <= 0.02)
+    order = np.argsort(-np.asarray(cosines), kind="stable")
+    rank = np.empty(len(order), dtype=int)
+    rank[order] = np.arange(len(order))
+    every_pair = np.asarray(
+        [
+            pair_features(view, e, c, best, int(r), n_close, f, terms)  # codes=None: every pair
+            for e, c, r, f in zip(entries, cosines, rank, fuzzy, strict=True)
+        ],
+        dtype=np.float32,
+    )
+    np.testing.assert_array_equal(indexed, every_pair)
+    assert indexed[:, FEATURE_NAMES.index("id_family")].any()  # the relations are exercised

@@ -17,7 +17,9 @@ from rapidfuzz import fuzz
 from model.matching.fuzzy import fuzzy_scores
 from model.matching.specificity import (
     BRAND_NOISE,
+    INDEX_MIN_CODES,
     UNIFORM,
+    CodeIndex,
     TermWeights,
     distinctive,
     family,
@@ -193,8 +195,14 @@ def family_match(
     )
 
 
-def specificity_features(listing: ListingView, entry: EntryView, shared: set[str]) -> list[float]:
-    """The specificity block of FEATURE_NAMES (from "idf_coverage" on)."""
+def specificity_features(
+    listing: ListingView, entry: EntryView, shared: set[str], codes: CodeIndex | None = None
+) -> list[float]:
+    """The specificity block of FEATURE_NAMES (from "idf_coverage" on).
+
+    `codes`: the listing's identifiers indexed (`CodeIndex`), for a listing with many; the
+    same values either way.
+    """
     name_w = entry.name_weight
     shared_w = [_weight(entry, w) for w in shared - STOPWORDS]
     brand_hit = entry.strong_brands & listing.listed
@@ -202,18 +210,22 @@ def specificity_features(listing: ListingView, entry: EntryView, shared: set[str
     content = listing.content
     same_ids = listing.identifiers & entry.identifiers
     others = listing.identifiers - entry.identifiers
-    sib = bool(others) and any(sibling(a, b) for a in others for b in entry.identifiers)
-    fam = bool(others) and family_match(others, entry.identifiers)
+    recalled = entry.identifiers
+    if codes is None:
+        sib = bool(others) and any(sibling(a, b) for a in others for b in recalled)
+        fam = bool(others) and family_match(others, recalled)
+        fam_distinctive = fam and family_match(others, recalled, distinctive_only=True)
+    else:
+        sib = bool(others) and codes.sibling_match(others, recalled)
+        fam = bool(others) and codes.family_match(others, recalled)
+        fam_distinctive = fam and codes.family_match(others, recalled, distinctive_only=True)
     return [
         sum(shared_w) / name_w if name_w else 0.0,
         max(shared_w, default=0.0),
         len(brand_hit) / len(brands) if brands else 0.0,
         max((_weight(entry, w) for w in brand_hit), default=0.0),
         len(content & entry.context) / len(content) if content else 0.0,
-        float(
-            any(distinctive(i) for i in same_ids)
-            or (fam and family_match(others, entry.identifiers, distinctive_only=True))
-        ),
+        float(any(distinctive(i) for i in same_ids) or fam_distinctive),
         float(sib and not same_ids),
         float(fam and not same_ids),
         float(not same_ids and not fam and not brand_hit and not (shared & entry.keywords)),
@@ -229,15 +241,21 @@ def pair_features(
     n_close: int,
     fuzzy: Sequence[float],
     terms: TermWeights = UNIFORM,
+    codes: CodeIndex | None = None,
 ) -> list[float]:
-    """One row of FEATURE_NAMES for a listing/entry pair; `fuzzy`: its `fuzzy_scores` row."""
+    """One row of FEATURE_NAMES for a listing/entry pair; `fuzzy`: its `fuzzy_scores` row.
+
+    `codes`: the listing's identifiers indexed (`CodeIndex`), for a listing with many; the same
+    row either way.
+    """
     shared = len(listing.identifiers & entry.identifiers)
     # A family form (AGE251TH-BKMT, the recalled AGE251TH with a colour suffix) is no conflict.
+    related = codes.family_match if codes is not None else family_match
     conflict = float(
         bool(listing.identifiers)
         and bool(entry.identifiers)
         and shared == 0
-        and not family_match(listing.identifiers, entry.identifiers)
+        and not related(listing.identifiers, entry.identifiers)
     )
     common = len(listing.trigrams & entry.trigrams)
     union = len(listing.trigrams) + len(entry.trigrams) - common
@@ -263,7 +281,7 @@ def pair_features(
         float(listing.child == entry.child),
         math.log1p(len(listing.words)),
         math.log1p(len(entry.words)),
-        *specificity_features(listing, entry, set(listing.words & entry.words)),
+        *specificity_features(listing, entry, set(listing.words & entry.words), codes),
         *variant_features(listing, entry, terms),
     ]
 
@@ -289,8 +307,10 @@ def candidate_features(
     rank[order] = np.arange(len(order))
     best = float(max(cosines))
     n_close = sum(1 for c in cosines if best - c <= 0.02)
+    ids = listing.identifiers
+    codes = CodeIndex.of(ids) if len(ids) > INDEX_MIN_CODES else None
     rows = [
-        pair_features(listing, e, float(c), best, int(r), n_close, f, terms)
+        pair_features(listing, e, float(c), best, int(r), n_close, f, terms, codes)
         for e, c, r, f in zip(entries, cosines, rank, fuzzy, strict=True)
     ]
     return np.asarray(rows, dtype=np.float32)
