@@ -12,6 +12,7 @@ once (a bounded dictionary) and skipping the checks, which the gate's own inputs
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 import numpy as np
@@ -19,6 +20,8 @@ from scipy import sparse
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.utils.sparsefuncs_fast import inplace_csr_row_normalize_l2
 
+# What scikit-learn's `_char_wb_ngrams` folds into one space before splitting a text into words.
+_WHITE_SPACES = re.compile(r"\s\s+")
 # Distinct words whose trigram indices are kept (about 150 bytes each); when full, the dictionary
 # starts again empty rather than tracking recency.
 MAX_CACHED_WORDS = 200_000
@@ -54,8 +57,6 @@ class TrigramTfidf:
         self.idf: np.ndarray = vectorizer.idf_
         self.max_words = max_words
         self._words: dict[str, tuple[int, ...]] = {}
-        # scikit-learn's `_char_wb_ngrams` first folds runs of whitespace into one space.
-        self._white_spaces = vectorizer._white_spaces
 
     def _word(self, word: str) -> tuple[int, ...]:
         """Vocabulary indices of the trigrams of " word " (out-of-vocabulary ones dropped)."""
@@ -80,7 +81,7 @@ class TrigramTfidf:
         indices: list[int] = []
         counts: list[int] = []
         indptr = [0]
-        fold = self._white_spaces.sub
+        fold = _WHITE_SPACES.sub
         for text in texts:
             counter: dict[int, int] = {}
             for word in fold(" ", text.lower()).split():
