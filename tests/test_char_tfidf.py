@@ -2,9 +2,10 @@
 
 import numpy as np
 import pytest
+from sklearn.exceptions import NotFittedError
 from sklearn.feature_extraction.text import TfidfVectorizer
 
-from model.matching.char_tfidf import TrigramTfidf
+from model.matching.char_tfidf import MAX_CACHED_WORD_CHARS, TrigramTfidf
 from training.loaders import load_amazon_listings, load_default_blocklist
 
 TRICKY = [
@@ -37,7 +38,7 @@ def assert_same(a: object, b: object) -> None:
     assert np.array_equal(a.data.view(np.uint32), b.data.view(np.uint32))  # type: ignore[attr-defined]
 
 
-@pytest.mark.parametrize("max_words", [200_000, 3])  # 3: the word cache starts over often
+@pytest.mark.parametrize("max_words", [100_000, 3])  # 3: the word cache starts over often
 def test_rows_are_scikit_learns_bit_for_bit(max_words: int) -> None:
     entries = load_default_blocklist()
     vectorizer = gate_vectorizer([f"{e.brand} {e.product_name}" for e in entries])
@@ -48,7 +49,9 @@ def test_rows_are_scikit_learns_bit_for_bit(max_words: int) -> None:
     assert_same(fast.transform(texts), expected)  # again, from the cache
     for i in range(0, len(texts), 7):  # in small calls, as /screen micro-batches come
         assert_same(fast.transform(texts[i : i + 7]), vectorizer.transform(texts[i : i + 7]))
+    # The cache stays bounded: so many words, none longer than MAX_CACHED_WORD_CHARS.
     assert len(fast._words) <= max_words
+    assert max(map(len, fast._words)) <= MAX_CACHED_WORD_CHARS < 3000
 
 
 def test_empty_call_and_other_settings_refused() -> None:
@@ -57,3 +60,5 @@ def test_empty_call_and_other_settings_refused() -> None:
     other = TfidfVectorizer(analyzer="char", ngram_range=(3, 3), sublinear_tf=True).fit(["abcd"])
     with pytest.raises(ValueError, match="analyzer"):
         TrigramTfidf(other)
+    with pytest.raises(NotFittedError):
+        TrigramTfidf(TfidfVectorizer(analyzer="char_wb", ngram_range=(3, 3), sublinear_tf=True))

@@ -133,7 +133,7 @@ def sibling(a: str, b: str) -> bool:
 INDEX_MIN_CODES = 8
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class CodeIndex:
     """A listing's codes, indexed for `family` and `sibling` look-ups against a few other codes.
 
