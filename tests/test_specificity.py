@@ -10,12 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from model.matching.candidates import CandidateSearch, candidate_probabilities
-from model.matching.features import (
-    FEATURE_NAMES,
-    candidate_features,
-    family_match,
-    pair_features,
-)
+from model.matching.features import FEATURE_NAMES, candidate_features, pair_features
 from model.matching.index import BlocklistIndex, entry_identifiers
 from model.matching.rules import BLOCK_CAP, REVIEW_FLOOR, RULE_EVIDENCE, apply_rules, evidence
 from model.matching.specificity import (
@@ -25,6 +20,7 @@ from model.matching.specificity import (
     brand_words,
     distinctive,
     family,
+    family_match,
     sibling,
 )
 from model.matching.thresholds import choose_thresholds

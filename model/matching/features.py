@@ -17,13 +17,12 @@ from rapidfuzz import fuzz
 from model.matching.fuzzy import fuzzy_scores
 from model.matching.specificity import (
     BRAND_NOISE,
-    INDEX_MIN_CODES,
+    PAIRWISE,
     UNIFORM,
-    CodeIndex,
+    CodeRelations,
     TermWeights,
+    code_relations,
     distinctive,
-    family,
-    sibling,
 )
 from model.matching.views import EntryView, ListingView
 from model.matching.vocab import STOPWORDS
@@ -181,27 +180,13 @@ def variant_features(
     ]
 
 
-def family_match(
-    codes: frozenset[str] | set[str], recalled: frozenset[str], distinctive_only: bool = False
-) -> bool:
-    """Whether a code is a family form of a recalled one (`specificity.family`).
-
-    With `distinctive_only`, the shorter of the two must be distinctive.
-    """
-    return any(
-        family(a, b) and (not distinctive_only or distinctive(min(a, b, key=len)))
-        for a in codes
-        for b in recalled
-    )
-
-
 def specificity_features(
-    listing: ListingView, entry: EntryView, shared: set[str], codes: CodeIndex | None = None
+    listing: ListingView, entry: EntryView, shared: set[str], codes: CodeRelations = PAIRWISE
 ) -> list[float]:
     """The specificity block of FEATURE_NAMES (from "idf_coverage" on).
 
-    `codes`: the listing's identifiers indexed (`CodeIndex`), for a listing with many; the
-    same values either way.
+    `codes`: how the listing's identifiers are checked (`specificity.code_relations`); the same
+    values either way.
     """
     name_w = entry.name_weight
     shared_w = [_weight(entry, w) for w in shared - STOPWORDS]
@@ -211,21 +196,18 @@ def specificity_features(
     same_ids = listing.identifiers & entry.identifiers
     others = listing.identifiers - entry.identifiers
     recalled = entry.identifiers
-    if codes is None:
-        sib = bool(others) and any(sibling(a, b) for a in others for b in recalled)
-        fam = bool(others) and family_match(others, recalled)
-        fam_distinctive = fam and family_match(others, recalled, distinctive_only=True)
-    else:
-        sib = bool(others) and codes.sibling_match(others, recalled)
-        fam = bool(others) and codes.family_match(others, recalled)
-        fam_distinctive = fam and codes.family_match(others, recalled, distinctive_only=True)
+    sib = bool(others) and codes.sibling_match(others, recalled)
+    fam = bool(others) and codes.family_match(others, recalled)
     return [
         sum(shared_w) / name_w if name_w else 0.0,
         max(shared_w, default=0.0),
         len(brand_hit) / len(brands) if brands else 0.0,
         max((_weight(entry, w) for w in brand_hit), default=0.0),
         len(content & entry.context) / len(content) if content else 0.0,
-        float(any(distinctive(i) for i in same_ids) or fam_distinctive),
+        float(
+            any(distinctive(i) for i in same_ids)
+            or (fam and codes.family_match(others, recalled, distinctive_only=True))
+        ),
         float(sib and not same_ids),
         float(fam and not same_ids),
         float(not same_ids and not fam and not brand_hit and not (shared & entry.keywords)),
@@ -241,21 +223,20 @@ def pair_features(
     n_close: int,
     fuzzy: Sequence[float],
     terms: TermWeights = UNIFORM,
-    codes: CodeIndex | None = None,
+    codes: CodeRelations = PAIRWISE,
 ) -> list[float]:
     """One row of FEATURE_NAMES for a listing/entry pair; `fuzzy`: its `fuzzy_scores` row.
 
-    `codes`: the listing's identifiers indexed (`CodeIndex`), for a listing with many; the same
+    `codes`: how the listing's identifiers are checked (`specificity.code_relations`); the same
     row either way.
     """
     shared = len(listing.identifiers & entry.identifiers)
     # A family form (AGE251TH-BKMT, the recalled AGE251TH with a colour suffix) is no conflict.
-    related = codes.family_match if codes is not None else family_match
     conflict = float(
         bool(listing.identifiers)
         and bool(entry.identifiers)
         and shared == 0
-        and not related(listing.identifiers, entry.identifiers)
+        and not codes.family_match(listing.identifiers, entry.identifiers)
     )
     common = len(listing.trigrams & entry.trigrams)
     union = len(listing.trigrams) + len(entry.trigrams) - common
@@ -307,8 +288,7 @@ def candidate_features(
     rank[order] = np.arange(len(order))
     best = float(max(cosines))
     n_close = sum(1 for c in cosines if best - c <= 0.02)
-    ids = listing.identifiers
-    codes = CodeIndex.of(ids) if len(ids) > INDEX_MIN_CODES else None
+    codes = code_relations(listing.identifiers)
     rows = [
         pair_features(listing, e, float(c), best, int(r), n_close, f, terms, codes)
         for e, c, r, f in zip(entries, cosines, rank, fuzzy, strict=True)

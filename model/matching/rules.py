@@ -47,7 +47,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from model.matching.features import FEATURE_NAMES, family_match
+from model.matching.features import FEATURE_NAMES
+from model.matching.specificity import family_match
 from model.matching.views import EntryView, ListingView
 
 REVIEW_FLOOR = 0.45

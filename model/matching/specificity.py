@@ -17,8 +17,9 @@ import math
 import re
 from bisect import bisect_left
 from collections import Counter
-from collections.abc import Container, Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from model.matching.normalise import tokens
 from model.schema import BlocklistEntry
@@ -126,6 +127,54 @@ def sibling(a: str, b: str) -> bool:
     return stem >= max(3, len(a) - 2)
 
 
+def family_match(
+    codes: Collection[str], recalled: Collection[str], distinctive_only: bool = False
+) -> bool:
+    """Whether a code is a family form of a recalled one (`family`), trying every pair.
+
+    With `distinctive_only`, the shorter of the two must be distinctive.
+    """
+    return any(
+        family(a, b) and (not distinctive_only or distinctive(min(a, b, key=len)))
+        for a in codes
+        for b in recalled
+    )
+
+
+def sibling_match(codes: Collection[str], recalled: Collection[str]) -> bool:
+    """Whether a code is a `sibling` of a recalled one, trying every pair."""
+    return any(sibling(a, b) for a in codes for b in recalled)
+
+
+class CodeRelations(Protocol):
+    """Family and sibling checks of a listing's codes (or a subset) against a recalled set."""
+
+    def family_match(
+        self, codes: Collection[str], recalled: Collection[str], distinctive_only: bool = False
+    ) -> bool:
+        """`family_match(codes, recalled, distinctive_only)`."""
+        ...
+
+    def sibling_match(self, codes: Collection[str], recalled: Collection[str]) -> bool:
+        """`sibling_match(codes, recalled)`."""
+        ...
+
+
+class _Pairwise:
+    """`CodeRelations` by trying every pair: the cheapest for a listing with a few codes."""
+
+    def family_match(
+        self, codes: Collection[str], recalled: Collection[str], distinctive_only: bool = False
+    ) -> bool:
+        return family_match(codes, recalled, distinctive_only)
+
+    def sibling_match(self, codes: Collection[str], recalled: Collection[str]) -> bool:
+        return sibling_match(codes, recalled)
+
+
+PAIRWISE: CodeRelations = _Pairwise()
+
+
 # A listing with more codes than this has its `family` and `sibling` checks looked up in a
 # `CodeIndex` instead of tried against every code of every candidate. Measured (default bundle,
 # 256 listings of 1,000 characters of code-like tokens, about 135 codes each, one torch thread):
@@ -137,7 +186,7 @@ INDEX_MIN_CODES = 8
 class CodeIndex:
     """A listing's codes, indexed for `family` and `sibling` look-ups against a few other codes.
 
-    The answers are those of trying every pair (`features.family_match`, `sibling`), for any
+    The answers are those of trying every pair (`family_match`, `sibling_match`), for any
     `codes` drawn from the indexed ones; the work grows with the other side's codes (and the
     logarithm of ours), not with their product.
     """
@@ -173,12 +222,12 @@ class CodeIndex:
                 i += 1
 
     def family_match(
-        self, codes: Container[str], recalled: Iterable[str], distinctive_only: bool = False
+        self, codes: Collection[str], recalled: Collection[str], distinctive_only: bool = False
     ) -> bool:
         """Whether a code of `codes` (indexed ones) is a family form of one of `recalled`.
 
-        As `features.family_match`: `family`, and with `distinctive_only` the shorter of the
-        two distinctive.
+        As `family_match`: `family`, and with `distinctive_only` the shorter of the two
+        distinctive.
         """
         for b in recalled:
             # One of ours is the shorter: a proper prefix or suffix of b.
@@ -195,7 +244,7 @@ class CodeIndex:
                 return True
         return False
 
-    def sibling_match(self, codes: Container[str], recalled: Iterable[str]) -> bool:
+    def sibling_match(self, codes: Collection[str], recalled: Collection[str]) -> bool:
         """Whether a code of `codes` (indexed ones) is a `sibling` of one of `recalled`.
 
         Siblings have one length and share its first max(3, length - 2) characters.
@@ -206,6 +255,11 @@ class CodeIndex:
             if len(b) >= 4
             for a in self.by_stem.get(_stem(b), ())
         )
+
+
+def code_relations(codes: frozenset[str]) -> CodeRelations:
+    """How to check a listing's `codes`: a `CodeIndex` past INDEX_MIN_CODES, else every pair."""
+    return CodeIndex.of(codes) if len(codes) > INDEX_MIN_CODES else PAIRWISE
 
 
 def _stem(code: str) -> tuple[int, str]:
