@@ -41,15 +41,19 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
-# scikit-learn's OpenMP on one thread (as the service runs it): its boosted trees open one
-# parallel region per tree, which costs more than it saves on a shared 2-core machine. torch's
-# threads are set explicitly by the encoder (to the usable cores) and the baseline shares them.
+# `recallguard screen` runs in the environment the user gave this script, not in the one below.
+USER_ENV = dict(os.environ)
+# scikit-learn's OpenMP and NumPy's OpenBLAS on one thread (as the service runs them), set
+# before NumPy loads (OpenBLAS reads it then): the boosted trees open one parallel region per
+# tree, which costs more than it saves on a shared 2-core machine, and idle OpenBLAS threads spin
+# beside torch's. torch's threads are set explicitly by the encoder (to the usable cores) and the
+# baseline shares them.
 os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import numpy as np  # noqa: E402
 
 from model.matching.bundle import Bundle  # noqa: E402
 from model.matching.cascade import CascadeScreener, make_screener  # noqa: E402
@@ -192,7 +196,7 @@ def cli(
     """
     command = [sys.executable, "-m", "training.cli", "screen", "--model", str(bundle_path),
                "--quiet"]  # fmt: skip
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    env = dict(USER_ENV, PYTHONPATH=str(ROOT))
 
     def run(rows: list[Listing], tmp: Path) -> tuple[float, int, float]:
         source, out = tmp / f"in-{len(rows)}.jsonl", tmp / f"out-{len(rows)}.jsonl"
