@@ -242,3 +242,35 @@ def test_cascade_without_a_selected_threshold_is_the_plain_screener(
     assert cascade.gate is None
     listing = Listing(title="Hornby 2014 Catalogue", brand="Hornby")
     assert cascade.screen_one(listing) == screener.screen_one(listing)
+
+
+def test_building_and_retraining_embed_in_fp32_where_serving_takes_bf16(
+    tiny_bundle_path: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # As on a CPU with bf16: serving takes it, the training arithmetic does not
+    # (`encoder.training_encoder`), so a bundle is the same model whichever CPU builds it.
+    from model.matching import fast_encoder
+    from training import build
+    from training.finetune import FinetuneConfig
+    from training.train import TrainConfig, _encoder, load_base
+
+    monkeypatch.setattr(fast_encoder, "native_bf16", lambda: True)
+    monkeypatch.delenv("RECALLGUARD_PRECISION", raising=False)
+    assert SentenceTransformerEncoder.load(tiny_bundle_path / "encoder").precision == "bf16"
+
+    built: list[object] = []
+
+    def stop(*args: object) -> None:  # `build.prepare`: what the build embeds with, then stop
+        built.append(args[3])
+        raise InterruptedError
+
+    monkeypatch.setattr(build, "prepare", stop)
+    with pytest.raises(InterruptedError):
+        build.build_bundle([], [], BuildConfig())
+    assert isinstance(built[0], SentenceTransformerEncoder) and built[0].precision == "fp32"
+
+    keep = TrainConfig(finetune=FinetuneConfig(epochs=0))  # retraining without fine-tuning
+    base = load_base(tiny_bundle_path)  # loaded for serving: bf16 here
+    retrain, _ = _encoder(base, None, [], keep, tmp_path)  # type: ignore[arg-type]
+    assert isinstance(retrain, SentenceTransformerEncoder) and retrain.precision == "fp32"
+    assert retrain.name_or_path == str(tiny_bundle_path / "encoder")

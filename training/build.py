@@ -23,7 +23,7 @@ from model.matching.bundle import Bundle, BundleConfig
 from model.matching.candidates import CandidateSearch, CandidateSet, candidate_probabilities
 from model.matching.cascade import LexicalGate
 from model.matching.classifier import MatchClassifier
-from model.matching.encoder import DEFAULT_MODEL, Encoder, SentenceTransformerEncoder
+from model.matching.encoder import DEFAULT_MODEL, Encoder, training_encoder
 from model.matching.gate_selection import fit_gate
 from model.matching.index import BlocklistIndex
 from model.matching.rules import REVIEW_FLOOR
@@ -229,7 +229,7 @@ def build_bundle(
     (then on the real-listing tuning half). `prepared`: a `prepare` result made with the same
     entries, listings, config and encoder, to refit without re-embedding."""
     config = config or BuildConfig()
-    encoder = encoder or SentenceTransformerEncoder(config.encoder)
+    encoder = encoder or training_encoder(config.encoder)
     prepared = prepared or prepare(entries, benign, config, encoder)
     index, search, examples, found = (
         prepared.index,

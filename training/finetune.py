@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from model.matching.encoder import SentenceTransformerEncoder, resolve_model
+from model.matching.encoder import SentenceTransformerEncoder, resolve_model, training_encoder
 from model.matching.normalise import normalise
 from model.schema import BlocklistEntry, Listing
 from training.pairs import LabelledPair
@@ -268,4 +268,4 @@ def finetune(
         train_loss=float(output.training_loss),
         seconds=round(time.perf_counter() - started, 1),
     )
-    return SentenceTransformerEncoder(str(out_dir)), report
+    return training_encoder(str(out_dir)), report

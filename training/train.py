@@ -30,7 +30,12 @@ import numpy as np
 from model.matching.bundle import ENCODER_DIR, Bundle, BundleConfig
 from model.matching.candidates import CandidateSearch
 from model.matching.classifier import MatchClassifier
-from model.matching.encoder import DEFAULT_MODEL, Encoder, SentenceTransformerEncoder
+from model.matching.encoder import (
+    DEFAULT_MODEL,
+    Encoder,
+    SentenceTransformerEncoder,
+    training_encoder,
+)
 from model.matching.index import BlocklistIndex
 from model.matching.thresholds import choose_thresholds
 from model.matching.verdict import Thresholds
@@ -152,7 +157,12 @@ def _encoder(
     work: Path,
 ) -> tuple[Encoder, FinetuneReport | None]:
     if config.finetune.epochs <= 0:
-        encoder = base.bundle.encoder if base.bundle else SentenceTransformerEncoder(DEFAULT_MODEL)
+        # The base bundle's encoder, in the training arithmetic (`training_encoder`): a bundle
+        # loaded for serving runs bf16 where the CPU has it, so its weights are loaded again.
+        encoder = base.bundle.encoder if base.bundle else None
+        serving = isinstance(encoder, SentenceTransformerEncoder) and encoder.precision != "fp32"
+        if encoder is None or (serving and base.path):
+            return training_encoder(base.encoder_source), None
         return encoder, None
     tune = replace(config.finetune, seed=config.seed)
     return finetune(base.encoder_source, train.pairs, entries, work / ENCODER_DIR, tune)

@@ -191,6 +191,20 @@ class SentenceTransformerEncoder:
         )
 
 
+def training_encoder(name_or_path: str = DEFAULT_MODEL) -> SentenceTransformerEncoder:
+    """The encoder a bundle is built or retrained with: fp32 on every CPU, no cache.
+
+    Training features (every candidate cosine) and the index's vectors are then fp32 wherever
+    the build runs; serving may take the bf16 fast path, which is held to the fp32 pipeline's
+    decisions on the validation split (`tests/test_fast_encoder.py`). With `auto` here, a build
+    on a CPU with bf16 trained on bf16 cosines and one without on fp32 cosines, so the model
+    depended on the machine: the default bundle built on an AMD EPYC without bf16 (2026-11-30,
+    fp32) flags 91.0% of the real-listing dev set where the one built on a Xeon with AMX (bf16)
+    flagged 88.8%. fp32 kernels may still round differently across instruction sets.
+    """
+    return SentenceTransformerEncoder(name_or_path, precision="fp32")
+
+
 class _ModelLayout:
     """A model's module and parameter dicts, listed once, for a cheap staleness key.
 
