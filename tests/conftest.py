@@ -40,7 +40,7 @@ os.environ["RECALLGUARD_DATA_HOME"] = tempfile.mkdtemp(prefix="recallguard-data-
 import pytest
 
 from model.matching.bundle import Bundle
-from model.matching.encoder import SentenceTransformerEncoder
+from model.matching.encoder import SentenceTransformerEncoder, training_encoder
 from model.matching.screener import Screener
 from model.schema import BlocklistEntry, Listing
 from service.review import ReviewQueue
@@ -146,7 +146,9 @@ def amazon() -> list[Listing]:
 
 @pytest.fixture(scope="session")
 def encoder() -> SentenceTransformerEncoder:
-    return SentenceTransformerEncoder()
+    # What builds and retraining embed with (fp32 on every CPU); tests of the served bf16 path
+    # make their own (`tests/test_fast_encoder.py`).
+    return training_encoder()
 
 
 @pytest.fixture(scope="session")

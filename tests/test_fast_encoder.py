@@ -244,13 +244,14 @@ def test_cascade_without_a_selected_threshold_is_the_plain_screener(
     assert cascade.screen_one(listing) == screener.screen_one(listing)
 
 
-def test_building_and_retraining_embed_in_fp32_where_serving_takes_bf16(
+def test_building_regating_and_retraining_embed_in_fp32_where_serving_takes_bf16(
     tiny_bundle_path: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     # As on a CPU with bf16: serving takes it, the training arithmetic does not
     # (`encoder.training_encoder`), so a bundle is the same model whichever CPU builds it.
     from model.matching import fast_encoder
-    from training import build
+    from training import build, gate
+    from training.cli import main as cli_main
     from training.finetune import FinetuneConfig
     from training.train import TrainConfig, _encoder, load_base
 
@@ -269,8 +270,20 @@ def test_building_and_retraining_embed_in_fp32_where_serving_takes_bf16(
         build.build_bundle([], [], BuildConfig())
     assert isinstance(built[0], SentenceTransformerEncoder) and built[0].precision == "fp32"
 
+    regated: list[Bundle] = []
+
+    def stop_regate(bundle: Bundle, *args: object) -> None:  # `gate.regate`: what it fits with
+        regated.append(bundle)
+        raise InterruptedError
+
+    monkeypatch.setattr(gate, "regate", stop_regate)
+    with pytest.raises(InterruptedError):
+        cli_main(["gate", "--model", str(tiny_bundle_path), "--no-register"])
+    assert isinstance(regated[0].encoder, SentenceTransformerEncoder)
+    assert regated[0].encoder.precision == "fp32"
+
     keep = TrainConfig(finetune=FinetuneConfig(epochs=0))  # retraining without fine-tuning
-    base = load_base(tiny_bundle_path)  # loaded for serving: bf16 here
+    base = load_base(tiny_bundle_path)
     retrain, _ = _encoder(base, None, [], keep, tmp_path)  # type: ignore[arg-type]
     assert isinstance(retrain, SentenceTransformerEncoder) and retrain.precision == "fp32"
     assert retrain.name_or_path == str(tiny_bundle_path / "encoder")

@@ -4,12 +4,9 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-from threadpoolctl import threadpool_limits
 
 from model.matching.bundle import Bundle
 from model.matching.cascade import GateStage, bundle_gate_threshold
@@ -46,43 +43,34 @@ def test_worker_processes_write_what_one_process_writes(
     assert verdicts[150]["decision"] != "allow"
 
 
-def test_a_worker_screens_with_the_bundles_gated_pipeline(tiny_bundle_path: Path) -> None:
-    with threadpool_limits(limits=None):  # restores this process's thread pools afterwards
-        screen_pool._start(str(tiny_bundle_path), 1)  # what each worker process runs first
+def test_a_worker_screens_with_the_bundles_gated_pipeline(
+    tiny_bundle_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")  # `_start` sets it; restored after the test
+    screen_pool._start(str(tiny_bundle_path), 1)  # what each worker process runs first
     screener = screen_pool._SCREENER
     assert screener is not None and isinstance(screener.gate, GateStage)
     assert screener.gate.threshold == bundle_gate_threshold(Bundle.load(tiny_bundle_path))
 
 
-_POOLS_IN_A_WORKER = """
-import json, sys
-import numpy  # loaded before the worker starts, as spawning a worker can: OpenBLAS sizes itself
-from threadpoolctl import threadpool_info
-before = max(p["num_threads"] for p in threadpool_info())
-from training import screen_pool
-screen_pool._start(sys.argv[1], 1)
-import torch
-after = {p["filepath"]: p["num_threads"] for p in threadpool_info()}
-print(json.dumps({"before": before, "after": after, "torch": torch.get_num_threads()}))
-"""
+def _pools() -> list[int]:
+    from threadpoolctl import threadpool_info
+
+    return [p["num_threads"] for p in threadpool_info()]
 
 
 @pytest.mark.slow
 def test_a_worker_keeps_every_thread_pool_to_its_share_of_the_cores(
-    tiny_bundle_path: Path,
+    tiny_bundle_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # Idle BLAS/OpenMP threads beyond a worker's share spin beside torch's and the other
-    # worker's (`_start`). No thread variables set, as for a user running `recallguard screen`.
-    env = {k: v for k, v in os.environ.items() if not k.endswith("_NUM_THREADS")}
-    done = subprocess.run(
-        [sys.executable, "-c", _POOLS_IN_A_WORKER, str(tiny_bundle_path)],
-        env=env, cwd=Path(__file__).resolve().parents[1], capture_output=True, text=True,
-        check=True, timeout=300,
-    )  # fmt: skip
-    pools = json.loads(done.stdout.strip().splitlines()[-1])
-    assert pools["torch"] == 1
-    # On more than one core NumPy's OpenBLAS starts with one thread per core ("before").
-    assert pools["after"] and set(pools["after"].values()) == {1}, pools
+    # Idle BLAS/OpenMP threads beyond a worker's share would spin beside torch's and the other
+    # worker's. No thread variables set, as for a user running `recallguard screen`: the worker
+    # sets its own before NumPy, torch or scikit-learn load (`_start`).
+    for name in [k for k in os.environ if k.endswith("_NUM_THREADS")]:
+        monkeypatch.delenv(name)
+    with screen_pool.ScreenPool(str(tiny_bundle_path), 2) as pool:
+        pools = pool._pool.submit(_pools).result()
+    assert pools and set(pools) == {1}, pools
 
 
 @pytest.mark.parametrize("workers", ["0", "-3"])

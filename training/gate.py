@@ -21,8 +21,9 @@ from typing import Any
 
 import numpy as np
 
-from model.matching.bundle import Bundle
+from model.matching.bundle import ENCODER_DIR, Bundle
 from model.matching.cascade import DEFAULT_MARGIN, LexicalGate
+from model.matching.encoder import training_encoder
 from model.matching.gate_selection import GateFit, fit_gate
 from model.matching.screener import Screener
 from model.matching.views import ListingView
@@ -103,7 +104,10 @@ def cmd_gate(args: argparse.Namespace) -> int:
     from training.cli import save_and_register
     from training.loaders import load_amazon_listings
 
-    bundle = Bundle.load(registry.resolve(args.model))
+    path = registry.resolve(args.model)
+    # The build's arithmetic (fp32 whatever the CPU), so a re-gated bundle is what a build at
+    # this code would have selected, on any machine.
+    bundle = Bundle.load(path, encoder=training_encoder(str(path / ENCODER_DIR)))
     n = int(bundle.config.metrics.get("counts", {}).get("benign_listings", 0))
     gated = regate(bundle, load_amazon_listings()[: n or None])
     before = bundle.config.cascade or {}

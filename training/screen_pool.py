@@ -73,8 +73,6 @@ def _start(bundle_path: str, threads: int) -> None:
     # The worker's share of the machine is `threads` cores: torch's threads and OpenMP's (the
     # classifier's trees), set before torch and scikit-learn load.
     os.environ["OMP_NUM_THREADS"] = str(threads)
-    from threadpoolctl import threadpool_limits
-
     from model.matching.bundle import Bundle
     from model.matching.cascade import make_screener
     from model.matching.encoder import SentenceTransformerEncoder
@@ -86,12 +84,6 @@ def _start(bundle_path: str, threads: int) -> None:
     encoder = SentenceTransformerEncoder.load(path / "encoder", settings)
     global _SCREENER
     _SCREENER = make_screener(Bundle.load(path, encoder=encoder))
-    # The variable above is read when a thread pool's library loads, and spawning imports some
-    # of them first (NumPy's OpenBLAS kept one thread per core). Their idle threads spin beside
-    # torch's and the other worker's: `recallguard screen` on 4,000 Amazon UK listings, nine
-    # alternated pairs on a 2-core machine, median 481 -> 501 listings/s (paired x0.89-1.15,
-    # median x1.05, faster in 8 of 9) with every pool held to `threads`.
-    threadpool_limits(limits=threads)
     freeze_loaded()
 
 

@@ -30,12 +30,7 @@ import numpy as np
 from model.matching.bundle import ENCODER_DIR, Bundle, BundleConfig
 from model.matching.candidates import CandidateSearch
 from model.matching.classifier import MatchClassifier
-from model.matching.encoder import (
-    DEFAULT_MODEL,
-    Encoder,
-    SentenceTransformerEncoder,
-    training_encoder,
-)
+from model.matching.encoder import DEFAULT_MODEL, Encoder, training_encoder
 from model.matching.index import BlocklistIndex
 from model.matching.thresholds import choose_thresholds
 from model.matching.verdict import Thresholds
@@ -110,9 +105,14 @@ def calibration_for(positive_rows: int) -> str:
 
 
 def load_base(path: Path | None, encoder: Encoder | None = None) -> BaseModel:
-    """`path` None: no base bundle (packaged encoder, blocklist only from the pairs files)."""
+    """`path` None: no base bundle (packaged encoder, blocklist only from the pairs files).
+
+    The base bundle's encoder is loaded in the training arithmetic (`training_encoder`: fp32,
+    not the serving precision), unless `encoder` is given.
+    """
     if path is None:
         return BaseModel(None, None)
+    encoder = encoder or training_encoder(str(Path(path) / ENCODER_DIR))
     return BaseModel(Bundle.load(path, encoder=encoder), Path(path))
 
 
@@ -156,13 +156,8 @@ def _encoder(
     config: TrainConfig,
     work: Path,
 ) -> tuple[Encoder, FinetuneReport | None]:
-    if config.finetune.epochs <= 0:
-        # The base bundle's encoder, in the training arithmetic (`training_encoder`): a bundle
-        # loaded for serving runs bf16 where the CPU has it, so its weights are loaded again.
-        encoder = base.bundle.encoder if base.bundle else None
-        serving = isinstance(encoder, SentenceTransformerEncoder) and encoder.precision != "fp32"
-        if encoder is None or (serving and base.path):
-            return training_encoder(base.encoder_source), None
+    if config.finetune.epochs <= 0:  # the base's encoder, loaded by `load_base`
+        encoder = base.bundle.encoder if base.bundle else training_encoder(DEFAULT_MODEL)
         return encoder, None
     tune = replace(config.finetune, seed=config.seed)
     return finetune(base.encoder_source, train.pairs, entries, work / ENCODER_DIR, tune)

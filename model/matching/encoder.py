@@ -197,10 +197,11 @@ def training_encoder(name_or_path: str = DEFAULT_MODEL) -> SentenceTransformerEn
     Training features (every candidate cosine) and the index's vectors are then fp32 wherever
     the build runs; serving may take the bf16 fast path, which is held to the fp32 pipeline's
     decisions on the validation split (`tests/test_fast_encoder.py`). With `auto` here, a build
-    on a CPU with bf16 trained on bf16 cosines and one without on fp32 cosines, so the model
-    depended on the machine: the default bundle built on an AMD EPYC without bf16 (2026-11-30,
-    fp32) flags 91.0% of the real-listing dev set where the one built on a Xeon with AMX (bf16)
-    flagged 88.8%. fp32 kernels may still round differently across instruction sets.
+    on a CPU with bf16 trained on bf16 cosines and one without on fp32 cosines. The default
+    bundles built on an AMD EPYC without bf16 (2026-11-30, fp32) and on a Xeon with AMX (bf16)
+    flag 91.0% and 88.8% of the real-listing dev set (most likely this; not isolated from their
+    commits and fp32 kernels). Whether fp32 builds on different CPUs agree was not checked.
+    Used by `recallguard build`, `recallguard gate` and `recallguard train` (`load_base`).
     """
     return SentenceTransformerEncoder(name_or_path, precision="fp32")
 
