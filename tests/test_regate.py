@@ -95,3 +95,24 @@ def test_a_bundle_that_is_neither_a_folder_nor_a_tag_is_a_one_line_error(
     assert main([*args, str(tmp_path / "no-such-bundle")]) == 2
     err = capsys.readouterr().err
     assert "no bundle at path" in err and "Traceback" not in err
+
+
+def test_a_damaged_encoder_is_refused_before_it_is_read(
+    tiny_bundle_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # `recallguard gate` and retraining load the encoder themselves (in fp32), so they check the
+    # bundle first: a cut-short weights file is named, not parsed into a traceback.
+    import shutil
+
+    from model.matching.bundle import BundleIntegrityError
+    from training.train import load_base
+
+    damaged = tmp_path / "damaged"
+    shutil.copytree(tiny_bundle_path, damaged)
+    weights = damaged / "encoder" / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:1000])
+    assert main(["gate", "--model", str(damaged), "--no-register"]) == 2
+    err = capsys.readouterr().err
+    assert "encoder/model.safetensors" in err and "Traceback" not in err
+    with pytest.raises(BundleIntegrityError, match=r"encoder/model\.safetensors"):
+        load_base(damaged)
