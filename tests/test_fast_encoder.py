@@ -8,6 +8,7 @@ be either, depending on the CPU, so both are forced here).
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from pathlib import Path
 
@@ -248,12 +249,16 @@ def test_building_regating_and_retraining_embed_in_fp32_where_serving_takes_bf16
     tiny_bundle_path: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     # As on a CPU with bf16: serving takes it, the training arithmetic does not
-    # (`encoder.training_encoder`), so a bundle is the same model whichever CPU builds it.
+    # (`encoder.training_encoder`), so whether the CPU has bf16 does not change the model.
     from model.matching import fast_encoder
     from training import build, gate
     from training.cli import main as cli_main
     from training.finetune import FinetuneConfig
     from training.train import TrainConfig, _encoder, load_base
+
+    # The build records its arithmetic (the tiny bundle is built as `recallguard build` builds).
+    training = json.loads((tiny_bundle_path / "config.json").read_text())["training"]
+    assert training["embed_precision"] == "fp32"
 
     monkeypatch.setattr(fast_encoder, "native_bf16", lambda: True)
     monkeypatch.delenv("RECALLGUARD_PRECISION", raising=False)

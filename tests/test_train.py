@@ -103,6 +103,7 @@ def test_retrained_bundle_records_its_provenance(retrained: tuple[Path, TrainRes
     bundle = Bundle.load(path)  # hashes verified, trusted types only
     training = bundle.config.training
     assert training["kind"] == "retrain" and training["base_model"]
+    assert training["embed_precision"] == "fp32"  # the training arithmetic, whatever the CPU
     assert len(training["data_sha256"]) == 64 and len(training["valid_sha256"]) == 64
     assert training["params"]["train"]["finetune"]["max_seq_length"] == 32
     validation = bundle.config.metrics["validation"]

@@ -23,7 +23,7 @@ from model.matching.bundle import Bundle, BundleConfig
 from model.matching.candidates import CandidateSearch, CandidateSet, candidate_probabilities
 from model.matching.cascade import LexicalGate
 from model.matching.classifier import MatchClassifier
-from model.matching.encoder import DEFAULT_MODEL, Encoder, training_encoder
+from model.matching.encoder import DEFAULT_MODEL, Encoder, embed_precision, training_encoder
 from model.matching.gate_selection import fit_gate
 from model.matching.index import BlocklistIndex
 from model.matching.rules import REVIEW_FLOOR
@@ -308,7 +308,11 @@ def build_bundle(
         search_k=config.search_k,
         classifier_params=classifier.get_params(),
         metrics=metrics,
-        training={"config": asdict(config), "data_sha256": fingerprint},
+        training={
+            "config": asdict(config),
+            "data_sha256": fingerprint,
+            "embed_precision": embed_precision(encoder),
+        },
         cascade=gate.to_config(),
     )
     return Bundle(config=bundle_config, encoder=encoder, index=index, classifier=classifier)

@@ -30,7 +30,7 @@ import numpy as np
 from model.matching.bundle import ENCODER_DIR, Bundle, BundleConfig, verify
 from model.matching.candidates import CandidateSearch
 from model.matching.classifier import MatchClassifier
-from model.matching.encoder import DEFAULT_MODEL, Encoder, training_encoder
+from model.matching.encoder import DEFAULT_MODEL, Encoder, embed_precision, training_encoder
 from model.matching.index import BlocklistIndex
 from model.matching.thresholds import choose_thresholds
 from model.matching.verdict import Thresholds
@@ -268,6 +268,7 @@ def train_bundle(
             "kind": "retrain",
             "base_model": base.version,
             "base_encoder": base_encoder,
+            "embed_precision": embed_precision(encoder),
             "data_sha256": train.sha256(),
             "valid_sha256": valid.sha256(),
             "train_file": str(train.path),

@@ -191,6 +191,15 @@ class SentenceTransformerEncoder:
         )
 
 
+def embed_precision(encoder: Encoder) -> str:
+    """The arithmetic an encoder embeds in ("fp32", "bf16"), or "unknown" for another Encoder.
+
+    Recorded in a bundle's training record: bundles built before builds were fp32 everywhere
+    have no such record, and may have been trained on bf16 cosines.
+    """
+    return str(getattr(encoder, "precision", "unknown"))
+
+
 def training_encoder(name_or_path: str = DEFAULT_MODEL) -> SentenceTransformerEncoder:
     """The encoder a bundle is built or retrained with: fp32 on every CPU, no cache.
 
