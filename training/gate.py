@@ -21,9 +21,8 @@ from typing import Any
 
 import numpy as np
 
-from model.matching.bundle import ENCODER_DIR, Bundle, verify
+from model.matching.bundle import Bundle
 from model.matching.cascade import DEFAULT_MARGIN, LexicalGate
-from model.matching.encoder import training_encoder
 from model.matching.gate_selection import GateFit, fit_gate
 from model.matching.screener import Screener
 from model.matching.views import ListingView
@@ -104,11 +103,9 @@ def cmd_gate(args: argparse.Namespace) -> int:
     from training.cli import save_and_register
     from training.loaders import load_amazon_listings
 
-    path = registry.resolve(args.model)
-    verify(path)  # a damaged bundle is refused before its encoder files are parsed
     # The build's arithmetic (fp32 whatever the CPU): a bundle built in fp32 is re-gated on the
     # decisions its build saw, on any machine.
-    bundle = Bundle.load(path, encoder=training_encoder(str(path / ENCODER_DIR)))
+    bundle = Bundle.load(registry.resolve(args.model), for_training=True)
     n = int(bundle.config.metrics.get("counts", {}).get("benign_listings", 0))
     gated = regate(bundle, load_amazon_listings()[: n or None])
     before = bundle.config.cascade or {}

@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from model.matching.bundle import ENCODER_DIR, Bundle, BundleConfig, verify
+from model.matching.bundle import ENCODER_DIR, Bundle, BundleConfig
 from model.matching.candidates import CandidateSearch
 from model.matching.classifier import MatchClassifier
 from model.matching.encoder import DEFAULT_MODEL, Encoder, embed_precision, training_encoder
@@ -112,10 +112,7 @@ def load_base(path: Path | None, encoder: Encoder | None = None) -> BaseModel:
     """
     if path is None:
         return BaseModel(None, None)
-    if encoder is None:
-        verify(Path(path))  # a damaged bundle is refused before its encoder files are parsed
-        encoder = training_encoder(str(Path(path) / ENCODER_DIR))
-    return BaseModel(Bundle.load(path, encoder=encoder), Path(path))
+    return BaseModel(Bundle.load(path, encoder=encoder, for_training=True), Path(path))
 
 
 def merged_entries(base: BaseModel, *sets: PairSet) -> list[BlocklistEntry]:

@@ -25,7 +25,7 @@ from typing import Any, TypeVar
 
 from model.matching import signing
 from model.matching.classifier import CLASSIFIER_FILE, MatchClassifier, UntrustedArtifactError
-from model.matching.encoder import Encoder, SentenceTransformerEncoder
+from model.matching.encoder import Encoder, SentenceTransformerEncoder, training_encoder
 from model.matching.features import FEATURE_NAMES
 from model.matching.index import BlocklistIndex
 from model.matching.verdict import Thresholds
@@ -185,8 +185,12 @@ class Bundle:
         return path
 
     @classmethod
-    def load(cls, path: Path, encoder: Encoder | None = None) -> Bundle:
+    def load(cls, path: Path, encoder: Encoder | None = None, for_training: bool = False) -> Bundle:
         """Verify hashes, then load. `encoder` lets a caller reuse one already in memory.
+
+        `for_training`: load the bundle's encoder in the training arithmetic
+        (`training_encoder`: fp32 on every CPU, as builds embed) instead of the serving settings
+        (`RECALLGUARD_PRECISION`, cache, threads); for re-gating and retraining.
 
         :raises BundleIntegrityError: any check or part fails; the message names the file
             (BundleSignatureError when a configured key's signature is missing or wrong).
@@ -203,8 +207,9 @@ class Bundle:
                 "code computes; rebuild it"
             )
         if encoder is None:
-            encoder = _read(path / ENCODER_DIR, lambda: SentenceTransformerEncoder.load(
-                path / ENCODER_DIR
+            encoder = _read(path / ENCODER_DIR, lambda: (
+                training_encoder(str(path / ENCODER_DIR)) if for_training
+                else SentenceTransformerEncoder.load(path / ENCODER_DIR)
             ))  # fmt: skip
         index = _read(path / "index.faiss", lambda: BlocklistIndex.load(path))
         if index.dim != encoder.dim:

@@ -210,7 +210,8 @@ def training_encoder(name_or_path: str = DEFAULT_MODEL) -> SentenceTransformerEn
     bundles built on an AMD EPYC without bf16 (2026-11-30, fp32) and on a Xeon with AMX (bf16)
     flag 91.0% and 88.8% of the real-listing dev set (most likely this; not isolated from their
     commits and fp32 kernels). Whether fp32 builds on different CPUs agree was not checked.
-    Used by `recallguard build`, `recallguard gate` and `recallguard train` (`load_base`).
+    Used by `recallguard build`, and by `recallguard gate` and `recallguard train` through
+    `Bundle.load(..., for_training=True)`.
     """
     return SentenceTransformerEncoder(name_or_path, precision="fp32")
 
