@@ -460,7 +460,7 @@ def test_a_listing_with_many_codes_gets_the_same_features_through_the_index() ->
     rank[order] = np.arange(len(order))
     every_pair = np.asarray(
         [
-            pair_features(view, e, c, best, int(r), n_close, f, terms)  # codes=None: every pair
+            pair_features(view, e, c, best, int(r), n_close, f, terms)  # default codes: every pair
             for e, c, r, f in zip(entries, cosines, rank, fuzzy, strict=True)
         ],
         dtype=np.float32,

@@ -191,7 +191,6 @@ class CodeIndex:
     logarithm of ours), not with their product.
     """
 
-    codes: frozenset[str]
     ordered: tuple[str, ...]  # sorted, for the codes starting with a given one
     backwards: tuple[str, ...]  # each code reversed, sorted, for the codes ending with one
     # (length, the first max(3, length - 2) characters) → the indexed codes of that length.
@@ -206,7 +205,6 @@ class CodeIndex:
         for code in ordered:
             stems.setdefault(_stem(code), []).append(code)
         return cls(
-            every,
             ordered,
             tuple(sorted(code[::-1] for code in every)),
             {k: tuple(v) for k, v in stems.items()},
